@@ -1,0 +1,25 @@
+/* lexer.h - the lexer state, shared by lexer.re and parser.y.
+ *
+ * The parser is pure and reentrant: all its state, and the lexer's, lives in
+ * this struct, passed to yylex and yyparse through Bison's %param. */
+#ifndef DMLC_LEXER_H
+#define DMLC_LEXER_H
+#include "ast.h"
+
+typedef struct Lexer {
+  const Source *src;
+  const unsigned char *cur, *tok, *mark, *lim;
+  int paren_depth;       /* newlines inside ( ) and [ ] do not end statements */
+  int last;              /* previous token kind, for newline insertion */
+  AstBuilder ab;         /* arena and diagnostics for the parser actions */
+  Program *prog;         /* the parser's result */
+  bool too_deep_reported;
+} Lexer;
+
+void lexer_init(Lexer *lx, const Source *src, Arena *a, Diags *d);
+/* Parse a whole source into lx->prog; errors go to the Diags. */
+void parse_source(Lexer *lx);
+/* For `dmlc emit tokens`: the token's name as the parser's messages use it. */
+const char *token_name(int tok);
+
+#endif

@@ -1,0 +1,246 @@
+/* lexer.re - turns source bytes into tokens (re2c).
+ *
+ * One rule block over a NUL-terminated buffer, keywords before identifiers.
+ * The one idea: newlines end statements, as in Go. A newline becomes a SEP
+ * token when the token before it can end an expression (a name, a literal,
+ * a closing bracket) and we are not inside ( ) or [ ]; so a line ending in an
+ * operator or a comma continues on the next one. Bad bytes, invalid UTF-8,
+ * unterminated strings and comments are reported with their position and
+ * skipped, so lexing always reaches the end of the file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "parser.h"
+
+void lexer_init(Lexer *lx, const Source *src, Arena *a, Diags *d) {
+  memset(lx, 0, sizeof *lx);
+  lx->src = src;
+  lx->cur = (const unsigned char *)src->text;
+  lx->lim = lx->cur + src->len;
+  lx->ab.arena = a;
+  lx->ab.diags = d;
+  lx->prog = ARENA_NEW(a, Program);
+  lx->last = SEP;
+}
+
+static Span span_at(Lexer *lx, const unsigned char *lo, const unsigned char *hi) {
+  const unsigned char *base = (const unsigned char *)lx->src->text;
+  Span s = {lx->src, (uint32_t)(lo - base), (uint32_t)(hi - base)};
+  return s;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is invalid. */
+static int utf8_length(const unsigned char *p, const unsigned char *lim) {
+  unsigned c = p[0];
+  int n;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c < 0x80) return 1;
+  else if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) { n = 3; lo = 0xA0; }
+  else if (c >= 0xE1 && c <= 0xEF) { n = 3; if (c == 0xED) hi = 0x9F; }
+  else if (c == 0xF0) { n = 4; lo = 0x90; }
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else if (c == 0xF4) { n = 4; hi = 0x8F; }
+  else return 0;
+  if (lim - p < n) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (int i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+  return n;
+}
+
+/* Comments and strings may hold any UTF-8 text; report the first bad byte. */
+static void check_utf8(Lexer *lx, const unsigned char *p, const unsigned char *end) {
+  while (p < end) {
+    int n = utf8_length(p, end);
+    if (n == 0) {
+      diag_error(lx->ab.diags, span_at(lx, p, p + 1), "invalid UTF-8 byte 0x%02X", *p);
+      return;
+    }
+    p += n;
+  }
+}
+
+static void stray_byte(Lexer *lx) {
+  const unsigned char *p = lx->tok;
+  int n = utf8_length(p, lx->lim);
+  Diags *d = lx->ab.diags;
+  if (*p == 0) {
+    diag_error(d, span_at(lx, p, p + 1), "unexpected NUL byte");
+  } else if (n == 0) {
+    diag_error(d, span_at(lx, p, p + 1), "invalid UTF-8 byte 0x%02X", *p);
+  } else if (n > 1) {
+    unsigned cp = p[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++) cp = (cp << 6) | (p[i] & 0x3F);
+    diag_error(d, span_at(lx, p, p + n), "unexpected character `%.*s` (U+%04X)", n, (const char *)p, cp);
+    lx->cur = p + n;
+  } else if (*p >= 32 && *p < 127) {
+    diag_error(d, span_at(lx, p, p + 1), "unexpected character `%c`", *p);
+    if (*p == '.') diag_hint(d, "ranges are written `a..b`; numbers need a digit on both sides of the point, as in `0.5`");
+  } else {
+    diag_error(d, span_at(lx, p, p + 1), "unexpected control byte 0x%02X", *p);
+  }
+}
+
+/* After the opening quote: read to the closing quote, unescaping. */
+static int lex_string(Lexer *lx, YYSTYPE *val) {
+  const unsigned char *p = lx->cur;
+  size_t cap = 16, len = 0;
+  char *buf = arena_alloc(lx->ab.arena, cap);
+  for (;;) {
+    if (p >= lx->lim || *p == '\n') {
+      diag_error(lx->ab.diags, span_at(lx, lx->tok, lx->tok + 1), "unterminated string");
+      diag_hint(lx->ab.diags, "close the string with `\"` before the end of the line");
+      lx->cur = p;
+      val->str = buf;
+      return STRING;
+    }
+    char c = (char)*p;
+    if (c == '"') break;
+    if (c == '\\') {
+      char e = (char)p[1];
+      const char *from = "nt\\\"0", *to = "\n\t\\\"";
+      const char *k = (e && p + 1 < lx->lim) ? strchr(from, e) : NULL;
+      if (!k || e == '0') {
+        diag_error(lx->ab.diags, span_at(lx, p, p + 2 <= lx->lim ? p + 2 : p + 1),
+                   "unknown escape sequence in string");
+        diag_hint(lx->ab.diags, "the escapes are \\n, \\t, \\\\ and \\\"");
+        c = e ? e : '\\';
+      } else {
+        c = to[k - from];
+      }
+      p++;
+    }
+    if (len + 2 > cap) {
+      char *nb = arena_alloc(lx->ab.arena, cap * 2);
+      memcpy(nb, buf, len);
+      buf = nb;
+      cap *= 2;
+    }
+    buf[len++] = c;
+    p++;
+  }
+  check_utf8(lx, lx->cur, p);
+  buf[len] = 0;
+  lx->cur = p + 1;
+  val->str = buf;
+  return STRING;
+}
+
+static void skip_block_comment(Lexer *lx) {
+  const unsigned char *p = lx->cur;
+  while (p + 1 < lx->lim && !(p[0] == '*' && p[1] == '/')) p++;
+  if (p + 1 >= lx->lim) {
+    diag_error(lx->ab.diags, span_at(lx, lx->tok, lx->tok + 2), "unterminated comment");
+    diag_hint(lx->ab.diags, "a `/*` comment ends with `*/`");
+    check_utf8(lx, lx->cur, lx->lim);
+    lx->cur = lx->lim;
+    return;
+  }
+  check_utf8(lx, lx->cur, p);
+  lx->cur = p + 2;
+}
+
+static bool ends_expression(int tok) {
+  return tok == IDENT || tok == NUMBER || tok == STRING || tok == TRUE || tok == FALSE ||
+         tok == ')' || tok == ']' || tok == '}';
+}
+
+static int lex_token(Lexer *lx, YYSTYPE *val) {
+  for (;;) {
+    lx->tok = lx->cur;
+    /*!re2c
+      re2c:define:YYCTYPE = "unsigned char";
+      re2c:define:YYCURSOR = "lx->cur";
+      re2c:define:YYMARKER = "lx->mark";
+      re2c:yyfill:enable = 0;
+
+      digit = [0-9];
+      ident = [a-zA-Z_][a-zA-Z_0-9]*;
+      exponent = [eE] [+-]? digit+;
+      integer = digit+;
+      float = digit+ "." digit+ exponent? | digit+ exponent;
+
+      "\x00" {
+        if (lx->tok >= lx->lim) { lx->cur = lx->tok; return YYEOF; }
+        stray_byte(lx);
+        continue;
+      }
+      [ \t\r\v\f]+ { continue; }
+      "\n" {
+        if (lx->paren_depth == 0 && ends_expression(lx->last)) return SEP;
+        continue;
+      }
+      "//" [^\n\x00]* { check_utf8(lx, lx->tok + 2, lx->cur); continue; }
+      "/*" { skip_block_comment(lx); continue; }
+      ["] { return lex_string(lx, val); }
+
+      "use"    { return USE; }
+      "const"  { return CONST; }
+      "param"  { return PARAM; }
+      "fn"     { return FN; }
+      "loss"   { return LOSS; }
+      "train"  { return TRAIN; }
+      "let"    { return LET; }
+      "var"    { return VAR; }
+      "for"    { return FOR; }
+      "in"     { return IN; }
+      "return" { return RETURN; }
+      "true"   { return TRUE; }
+      "false"  { return FALSE; }
+      "f32"    { val->dtype = DT_F32; return DTYPE; }
+      "f64"    { val->dtype = DT_F64; return DTYPE; }
+      "i32"    { val->dtype = DT_I32; return DTYPE; }
+      "bool"   { val->dtype = DT_BOOL; return DTYPE; }
+      "real"   { val->dtype = DT_REAL; return DTYPE; }
+
+      ident {
+        val->str = arena_strndup(lx->ab.arena, (const char *)lx->tok, (size_t)(lx->cur - lx->tok));
+        return IDENT;
+      }
+      integer | float {
+        char *text = arena_strndup(lx->ab.arena, (const char *)lx->tok, (size_t)(lx->cur - lx->tok));
+        val->num.value = strtod(text, NULL);
+        val->num.is_int = strpbrk(text, ".eE") == NULL;
+        return NUMBER;
+      }
+      integer ident | float ident {
+        diag_error(lx->ab.diags, span_at(lx, lx->tok, lx->cur),
+                   "invalid number `%.*s`", (int)(lx->cur - lx->tok), (const char *)lx->tok);
+        diag_hint(lx->ab.diags, "put an operator between a number and a name, as in `2 * x`");
+        val->num.value = 0;
+        val->num.is_int = true;
+        return NUMBER;
+      }
+
+      "->" { return ARROW; }
+      ".." { return DOTDOT; }
+      "<=" { return LE; }
+      ">=" { return GE; }
+      "==" { return EQ; }
+      "!=" { return NE; }
+      "+=" { return PLUS_ASSIGN; }
+      "-=" { return MINUS_ASSIGN; }
+      "*=" { return STAR_ASSIGN; }
+      "/=" { return SLASH_ASSIGN; }
+      ";"  { return SEP; }
+      "(" | "[" { lx->paren_depth++; return lx->tok[0]; }
+      ")" | "]" { if (lx->paren_depth > 0) lx->paren_depth--; return lx->tok[0]; }
+      "{" | "}" { lx->paren_depth = 0; return lx->tok[0]; }
+      [-+*/@^<>=,:] { return lx->tok[0]; }
+
+      * { stray_byte(lx); continue; }
+    */
+  }
+}
+
+int yylex(YYSTYPE *val, Span *loc, Lexer *lx) {
+  int tok = lex_token(lx, val);
+  *loc = span_at(lx, lx->tok, lx->cur);
+  if (tok == YYEOF) {
+    /* A last statement without a newline still needs its separator. */
+    if (lx->paren_depth == 0 && ends_expression(lx->last)) tok = SEP;
+  }
+  lx->last = tok;
+  return tok;
+}

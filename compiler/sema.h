@@ -1,0 +1,78 @@
+/* sema.h - names, dtypes and shapes.
+ *
+ * Takes the parsed Program (the user's file plus the modules it uses) and
+ * checks it: every name resolves, every expression gets a Type (dtype plus a
+ * shape of constant or symbolic dimensions), every call matches its callee,
+ * the loss is a scalar and the train block names real data and optimizers.
+ * All problems go to Diags; the tree is annotated in place. */
+#ifndef DMLC_SEMA_H
+#define DMLC_SEMA_H
+#include "ast.h"
+
+enum { MAX_RANK = 8 };
+
+/* A dimension: a constant size, or a symbol (`n`) bound when the model runs. */
+typedef struct Dim {
+  int64_t size;     /* when sym == NULL */
+  const char *sym;
+} Dim;
+
+typedef enum {
+  TY_TENSOR, // dtype + shape (rank 0 is a scalar)
+  TY_TUPLE,  // (T1, T2, ...)
+  TY_STRING, // a string literal
+  TY_ERROR,  // already reported: absorbs further errors
+} TypeKind;
+
+struct Type {
+  TypeKind kind;
+  DType dt;
+  int rank;
+  Dim dims[MAX_RANK];
+  bool weak;        /* an untyped literal or const: adapts to the other operand */
+  bool is_const;    /* value known at compile time */
+  double value;
+  bool is_dim;      /* an integer usable as a dimension (constant or symbolic) */
+  Dim dim;
+  Type **elems;     /* TY_TUPLE */
+  int nelems;
+};
+
+/* Builtins, in builtins.def order. */
+typedef enum {
+#define BUILTIN(id, name, params, rule, doc) BI_##id,
+#include "builtins.def"
+#undef BUILTIN
+  BI_COUNT
+} BuiltinId;
+
+typedef struct BuiltinParam {
+  const char *name;
+  bool optional;
+  bool variadic;
+  const char *default_text;
+} BuiltinParam;
+
+typedef struct BuiltinInfo {
+  const char *name;
+  const char *params_text;
+  const char *doc;
+  BuiltinParam params[6];
+  int nparams;
+} BuiltinInfo;
+
+const BuiltinInfo *builtin_info(int id); /* parsed on first use */
+int builtin_lookup(const char *name);    /* -1 if none */
+
+typedef struct SemaOptions {
+  DType model_float;   /* f32, or f64 for `--dtype f64` */
+} SemaOptions;
+
+/* Returns true when the program has no errors. */
+bool sema_check(Program *p, Arena *a, Diags *d, SemaOptions opt);
+
+/* Print a type as messages show it: f32[n,64], (f32, f32[10]). */
+const char *type_str(Arena *a, const Type *t);
+bool type_equal(const Type *a, const Type *b);
+
+#endif
