@@ -141,6 +141,13 @@ static void skip_block_comment(Lexer *lx) {
   lx->cur = p + 2;
 }
 
+/* These keywords never occur inside ( ) or [ ]: seeing one means a bracket
+ * was left open, so newlines end statements again and recovery stays local. */
+static int statement_keyword(Lexer *lx, int tok) {
+  lx->paren_depth = 0;
+  return tok;
+}
+
 static bool ends_expression(int tok) {
   return tok == IDENT || tok == NUMBER || tok == STRING || tok == TRUE || tok == FALSE ||
          tok == ')' || tok == ']' || tok == '}';
@@ -175,17 +182,17 @@ static int lex_token(Lexer *lx, YYSTYPE *val) {
       "/*" { skip_block_comment(lx); continue; }
       ["] { return lex_string(lx, val); }
 
-      "use"    { return USE; }
-      "const"  { return CONST; }
-      "param"  { return PARAM; }
-      "fn"     { return FN; }
-      "loss"   { return LOSS; }
-      "train"  { return TRAIN; }
-      "let"    { return LET; }
-      "var"    { return VAR; }
-      "for"    { return FOR; }
+      "use"    { return statement_keyword(lx, USE); }
+      "const"  { return statement_keyword(lx, CONST); }
+      "param"  { return statement_keyword(lx, PARAM); }
+      "fn"     { return statement_keyword(lx, FN); }
+      "loss"   { return statement_keyword(lx, LOSS); }
+      "train"  { return statement_keyword(lx, TRAIN); }
+      "let"    { return statement_keyword(lx, LET); }
+      "var"    { return statement_keyword(lx, VAR); }
+      "for"    { return statement_keyword(lx, FOR); }
       "in"     { return IN; }
-      "return" { return RETURN; }
+      "return" { return statement_keyword(lx, RETURN); }
       "true"   { return TRUE; }
       "false"  { return FALSE; }
       "f32"    { val->dtype = DT_F32; return DTYPE; }

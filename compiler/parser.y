@@ -10,6 +10,8 @@
 %define api.pure full
 %define api.location.type {Span}
 %define parse.error custom
+%define parse.lac full
+%define lr.default-reduction accepting
 %locations
 %param {Lexer *lx}
 %expect 0
