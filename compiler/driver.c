@@ -16,7 +16,7 @@ static const char *usage_text =
     "commands:\n"
     "  check FILE...          parse and check programs; report every error\n"
     "  emit tokens FILE       print the tokens of a file\n"
-    "  emit ast FILE          print the syntax tree\n"
+    "  emit ast FILE          print the syntax tree, as parsed (before checking)\n"
     "  emit source FILE       print the program back as DML, as the parser read it\n"
     "\n"
     "options:\n"
@@ -166,7 +166,7 @@ static int cmd_emit(const Options *o, const char *stdlib_dir) {
   }
   Front f;
   front_init(&f, stdlib_dir);
-  bool ok = load_and_check(&f, o->files[0], o, ast);
+  bool ok = load_and_check(&f, o->files[0], o, false); /* the tree as parsed */
   if (ok) {
     if (ast) ast_dump(stdout, &f.prog);
     else ast_print_source(stdout, &f.prog);

@@ -186,7 +186,8 @@ typedef struct Suggest {
 
 static void suggest_consider(Suggest *g, const char *cand) {
   if (!cand || strcmp(cand, g->want) == 0) return;
-  int limit = strlen(g->want) <= 3 ? 1 : 2;
+  size_t len = strlen(g->want);
+  int limit = len <= 1 ? 0 : len <= 4 ? 1 : 2; /* one-letter names are all "close" */
   int d = edit_distance(g->want, cand);
   if (d <= limit && d < g->dist) {
     g->dist = d;
@@ -488,7 +489,12 @@ static Type *check_binary(Sema *s, Expr *e) {
   }
   DType dt;
   bool weak;
-  if (!unify_dtypes(s, e, what, a, b, &dt, &weak)) return fail(s);
+  if ((e->op == OP_EQ || e->op == OP_NE) && a->dt == DT_BOOL && b->dt == DT_BOOL) {
+    dt = DT_BOOL; /* comparing two conditions */
+    weak = false;
+  } else if (!unify_dtypes(s, e, what, a, b, &dt, &weak)) {
+    return fail(s);
+  }
   Type *t;
   if (e->op == OP_MATMUL) {
     if (!dt_float(dt)) {
@@ -2103,7 +2109,8 @@ static void check_batch_dims(Sema *s, Item *loss) {
       diag_error(s->d, loss->params[i].type->span,
                  "to train, every loss input needs the batch dimension first%s%s%s, but `%s` has type %s",
                  batch ? " (`" : "", batch ? batch : "", batch ? "`)" : "", loss->params[i].name, T(s, t));
-      diag_hint(s->d, "declare it like %s: f32[n, ...]", loss->params[i].name);
+      diag_hint(s->d, "declare it like %s: %s[%s, ...]", loss->params[i].name, is_tensor(t) ? dtype_name(t->dt) : "f32",
+                batch ? batch : "n");
       continue;
     }
     batch = t->dims[0].sym;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: build and run ctest normally, again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then fuzz the front end for
+# DMLC_FUZZ_SECONDS (default 60) under the same sanitizers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+echo "== build and test"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== build and test under ASan + UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDMLC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+if [ -x tests/fuzz/run_fuzz.sh ] || [ -f tests/fuzz/run_fuzz.sh ]; then
+  echo "== fuzz the front end for ${DMLC_FUZZ_SECONDS:-60} s"
+  bash tests/fuzz/run_fuzz.sh build-fuzz "${DMLC_FUZZ_SECONDS:-60}"
+fi
