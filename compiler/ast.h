@@ -200,6 +200,7 @@ struct Item {
   /* filled by sema */
   Type *ty;               /* const/param type; fn return type */
   Type **param_types;     /* fn/loss: resolved parameter types */
+  Binding **param_bindings; /* fn/loss: the parameters' bindings in the body */
   const char **dim_syms;  /* fn/loss: symbolic dimensions of the signature */
   int ndim_syms;
   double const_value;     /* const */

@@ -18,23 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum {
-  B_LET,  // let x = ...
-  B_VAR,  // var x = ... (assignable)
-  B_ARG,  // function parameter
-  B_LOOP, // for loop variable
-} BindKind;
-
-struct Binding {
-  const char *name;
-  Span span;
-  Type *type;
-  BindKind kind;
-  int depth;              /* block nesting level where declared */
-  bool used;
-  Binding *next;          /* the enclosing binding: scopes are a chain */
-};
-
 /* Global names: an open-addressing hash table of items. */
 typedef struct GlobalTable {
   Item **slots;
@@ -1158,6 +1141,21 @@ static Type *rule_broadcast_to(BCall *c) {
   return t;
 }
 
+static Type *rule_sum_to(BCall *c) {
+  Sema *s = c->s;
+  if (!need_tensor(c, 0, false)) return fail(s);
+  Dim dims[MAX_RANK], out[MAX_RANK];
+  int rank, r, ba, bb;
+  if (!dims_from_args(c, dims, &rank)) return fail(s);
+  Type *x = argt(c, 0), *t = ty_tensor(s, x->dt, rank, dims);
+  if (!broadcast(t, x, out, &r, &ba, &bb) || r != x->rank || !type_equal(ty_tensor(s, x->dt, r, out), x)) {
+    diag_error(s->d, c->e->span, "cannot sum %s to %s: %s does not broadcast to %s", T(s, x), T(s, t), T(s, t),
+               T(s, x));
+    return fail(s);
+  }
+  return t;
+}
+
 static Type *rule_fill(BCall *c) {
   Dim dims[MAX_RANK];
   int rank;
@@ -1318,6 +1316,27 @@ static Type *rule_pick(BCall *c) {
   return ty_with_dtype(s, y, x->dt);
 }
 
+static Type *rule_cross_entropy(BCall *c) {
+  Sema *s = c->s;
+  if (!need_tensor(c, 0, true)) return fail(s);
+  Type *z = argt(c, 0), *y = argt(c, 1);
+  if (!is_tensor(y) || y->dt != DT_I32) {
+    diag_error(s->d, c->arg[1]->span, "the labels of `cross_entropy` must be i32, not %s", T(s, y));
+    return fail(s);
+  }
+  Type lead = *z;
+  lead.rank = z->rank - 1;
+  lead.dt = DT_I32;
+  if (z->rank < 1 || !type_equal(&lead, ty_with_dtype(s, y, DT_I32))) {
+    diag_error(s->d, c->e->span,
+               "`cross_entropy` needs one label per row of logits: logits %s need labels shaped like them "
+               "without their last axis, not %s",
+               T(s, z), T(s, y));
+    return fail(s);
+  }
+  return ty_scalar(s, z->dt);
+}
+
 static Type *rule_mse(BCall *c) {
   Sema *s = c->s;
   if (!need_tensor(c, 0, true) || !need_tensor(c, 1, true)) return fail(s);
@@ -1413,8 +1432,7 @@ static Type *check_call(Sema *s, Expr *e) {
   for (int i = 0; i < s->globals.cap; i++)
     if (s->globals.slots[i] && s->globals.slots[i]->kind == IT_FN) suggest_consider(&g, s->globals.slots[i]->name);
   diag_error(s->d, e->name_span, "unknown function `%s`%s", e->name, did_you_mean(s, g.best));
-  if (!g.best && (strcmp(e->name, "cross_entropy") == 0 || strcmp(e->name, "dense") == 0 ||
-                  strcmp(e->name, "bce") == 0))
+  if (!g.best && (strcmp(e->name, "dense") == 0 || strcmp(e->name, "bce") == 0 || strcmp(e->name, "accuracy") == 0))
     diag_hint(s->d, "`%s` is defined in the standard library: add `use nn`", e->name);
   return fail(s);
 }
@@ -1660,6 +1678,7 @@ static void check_fn(Sema *s, Item *fn) {
   s->nsyms = s->capsyms = 0;
   fn->checking = true;
   fn->param_types = arena_alloc(s->a, sizeof(Type *) * (size_t)(fn->nparams + 1));
+  fn->param_bindings = arena_alloc(s->a, sizeof(Binding *) * (size_t)(fn->nparams + 1));
   s->sig_mode = true;
   for (int i = 0; i < fn->nparams; i++) fn->param_types[i] = resolve_type(s, fn->params[i].type);
   s->sig_mode = false;
@@ -1671,6 +1690,7 @@ static void check_fn(Sema *s, Item *fn) {
     }
     Binding *b = declare(s, p->name, p->span, fn->param_types[i], B_ARG);
     b->used = true;
+    fn->param_bindings[i] = b;
   }
   Type *declared = fn->ret ? resolve_type(s, fn->ret) : NULL;
   Type *value = check_block(s, &fn->body, true);

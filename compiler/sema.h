@@ -64,6 +64,24 @@ typedef struct BuiltinInfo {
 const BuiltinInfo *builtin_info(int id); /* parsed on first use */
 int builtin_lookup(const char *name);    /* -1 if none */
 
+/* A local name: let, var, function parameter or loop variable. */
+typedef enum {
+  B_LET,  // let x = ...
+  B_VAR,  // var x = ... (assignable)
+  B_ARG,  // function parameter
+  B_LOOP, // for loop variable
+} BindKind;
+
+struct Binding {
+  const char *name;
+  Span span;
+  Type *type;
+  BindKind kind;
+  int depth;              /* block nesting level where declared */
+  bool used;
+  Binding *next;          /* the enclosing binding: scopes are a chain */
+};
+
 typedef struct SemaOptions {
   DType model_float;   /* f32, or f64 for `--dtype f64` */
 } SemaOptions;

@@ -1,0 +1,503 @@
+/* reverse.c - reverse-mode differentiation by source transformation.
+ *
+ * Input: the IR of the loss (one scalar result). Output: the same function
+ * extended into `loss_grad`: after the forward values come adjoint values,
+ * built by walking the forward values in reverse and applying one rule per
+ * opcode (the table at the bottom, named in ir_ops.def). The results become
+ * (loss, d_param...) for every param the loss uses.
+ *
+ * The one idea: adjoints are ordinary IR values made with the same
+ * hash-consing builder as the forward code, so a rule that needs a forward
+ * value (sigmoid's y, softmax(z)) simply asks for it and gets the existing
+ * one; nothing is recomputed. Only values that depend on a param ("active")
+ * receive adjoints, so data inputs get no gradient code at all. */
+#include "autodiff.h"
+#include <string.h>
+
+typedef struct Ad {
+  IrFunc *f;
+  Diags *d;
+  IrVal *adj;      /* adjoint of each primal value, -1 if none yet */
+  bool *active;
+  int nprimal;
+  const IrInst *cur; /* the primal instruction whose rule is running */
+  bool failed;
+} Ad;
+
+/* ---- builders: adjoint instructions carry the primal's span and op ---- */
+
+static IrInst proto(Ad *A, IrOp op, IrType ty) {
+  IrInst p;
+  memset(&p, 0, sizeof p);
+  p.op = op;
+  p.ty = ty;
+  p.axis = -1;
+  p.owner = -1;
+  p.span = A->cur->span;
+  p.why = ir_ops[A->cur->op].name;
+  p.adjoint = true;
+  return p;
+}
+
+static const IrInst *I(Ad *A, IrVal v) { return &A->f->v[v]; }
+static const IrType *ty(Ad *A, IrVal v) { return &A->f->v[v].ty; }
+
+static IrVal emit(Ad *A, IrInst *p) { return ir_emit(A->f, p); }
+
+static IrVal op1(Ad *A, IrOp op, IrType t, IrVal a) {
+  IrInst p = proto(A, op, t);
+  p.args[0] = a;
+  p.nargs = 1;
+  return emit(A, &p);
+}
+
+static IrVal op2(Ad *A, IrOp op, IrType t, IrVal a, IrVal b) {
+  IrInst p = proto(A, op, t);
+  p.args[0] = a;
+  p.args[1] = b;
+  p.nargs = 2;
+  return emit(A, &p);
+}
+
+static IrVal fill(Ad *A, double c, IrType t) {
+  IrInst p = proto(A, t.rank ? IR_FILL : IR_CONST, t);
+  p.num = c;
+  return emit(A, &p);
+}
+
+static bool is_fill(Ad *A, IrVal v, double c) {
+  const IrInst *in = I(A, v);
+  return (in->op == IR_FILL || in->op == IR_CONST) && in->num == c;
+}
+
+/* Elementwise binary with the obvious folds, so that rules can be written
+ * plainly (g * 1, g + 0, constant times constant). */
+static IrVal ew(Ad *A, IrOp op, IrVal a, IrVal b) {
+  const IrType *t = ty(A, a);
+  const IrInst *x = I(A, a), *y = I(A, b);
+  bool cx = x->op == IR_FILL || x->op == IR_CONST, cy = y->op == IR_FILL || y->op == IR_CONST;
+  if (cx && cy) {
+    double r = op == IR_ADD ? x->num + y->num : op == IR_SUB ? x->num - y->num : op == IR_MUL ? x->num * y->num : x->num / y->num;
+    return fill(A, r, *t);
+  }
+  if (op == IR_MUL && is_fill(A, b, 1)) return a;
+  if (op == IR_MUL && is_fill(A, a, 1)) return b;
+  if ((op == IR_ADD || op == IR_SUB) && is_fill(A, b, 0)) return a;
+  if (op == IR_ADD && is_fill(A, a, 0)) return b;
+  if (op == IR_DIV && is_fill(A, b, 1)) return a;
+  return op2(A, op, *t, a, b);
+}
+
+static IrVal neg(Ad *A, IrVal a) {
+  const IrInst *x = I(A, a);
+  if (x->op == IR_FILL || x->op == IR_CONST) return fill(A, -x->num, x->ty);
+  if (x->op == IR_NEG) return x->args[0];
+  return op1(A, IR_NEG, x->ty, a);
+}
+
+/* v broadcast to the shape of t (dtype of v kept). */
+static IrVal bcast(Ad *A, IrVal v, const IrType *t) {
+  IrType want = *t;
+  want.dt = ty(A, v)->dt;
+  if (ir_type_equal(ty(A, v), &want)) return v;
+  const IrInst *in = I(A, v);
+  if (in->op == IR_CONST || in->op == IR_FILL) return fill(A, in->num, want);
+  return op1(A, IR_BROADCAST, want, v);
+}
+
+static IrVal sum_to(Ad *A, IrVal v, const IrType *t) {
+  IrType want = *t;
+  want.dt = ty(A, v)->dt;
+  if (ir_type_equal(ty(A, v), &want)) return v;
+  return op1(A, IR_SUM_TO, want, v);
+}
+
+static IrVal reshape(Ad *A, IrVal v, const IrType *t) {
+  IrType want = *t;
+  want.dt = ty(A, v)->dt;
+  if (ir_type_equal(ty(A, v), &want)) return v;
+  if (I(A, v)->op == IR_FILL) return fill(A, I(A, v)->num, want);
+  return op1(A, IR_RESHAPE, want, v);
+}
+
+static IrVal select3(Ad *A, IrVal c, IrVal a, IrVal b) {
+  if (a == b) return a;
+  IrInst p = proto(A, IR_SELECT, *ty(A, a));
+  p.args[0] = c;
+  p.args[1] = a;
+  p.args[2] = b;
+  p.nargs = 3;
+  return emit(A, &p);
+}
+
+static IrVal compare(Ad *A, IrOp op, IrVal a, IrVal b) {
+  IrType t = *ty(A, a);
+  t.dt = DT_BOOL;
+  return op2(A, op, t, a, b);
+}
+
+static IrVal reduce(Ad *A, IrOp op, IrVal x, int axis, bool keep, IrType t) {
+  IrInst p = proto(A, op, t);
+  p.args[0] = x;
+  p.nargs = 1;
+  p.axis = axis;
+  p.keepdims = keep;
+  return emit(A, &p);
+}
+
+static IrVal with_axis(Ad *A, IrOp op, IrVal x, int axis) {
+  IrInst p = proto(A, op, *ty(A, x));
+  p.args[0] = x;
+  p.nargs = 1;
+  p.axis = axis;
+  return emit(A, &p);
+}
+
+/* A reduction's result (or its adjoint) reshaped so it broadcasts against
+ * the reduced operand: [n] from sum(x: [n, k], axis = 1) becomes [n, 1]. */
+static IrVal keepdims_form(Ad *A, IrVal v, const IrInst *red) {
+  if (red->axis < 0 || red->keepdims) return v;
+  IrType t = *ty(A, red->args[0]);
+  t.dims[red->axis].sym = NULL;
+  t.dims[red->axis].size = 1;
+  return reshape(A, v, &t);
+}
+
+static IrVal dimsize(Ad *A, const IrType *t, DType dt) {
+  int64_t k = 1;
+  bool is_static = true;
+  for (int i = 0; i < t->rank; i++) {
+    if (t->dims[i].sym) is_static = false;
+    else k *= t->dims[i].size;
+  }
+  IrType s = {.dt = dt};
+  if (is_static) return fill(A, (double)k, s);
+  IrInst p = proto(A, IR_DIMSIZE, s);
+  p.size_dims = arena_alloc(A->f->arena, sizeof(Dim) * (size_t)t->rank);
+  memcpy(p.size_dims, t->dims, sizeof(Dim) * (size_t)t->rank);
+  p.nsize_dims = t->rank;
+  return emit(A, &p);
+}
+
+/* Add a contribution to the adjoint of operand v (fan-out accumulates). */
+static void accum(Ad *A, IrVal v, IrVal contrib) {
+  if (!A->active[v]) return;
+  if (ir_inst(A->f, contrib)->ty.dt != ir_inst(A->f, v)->ty.dt) {
+    IrType t = *ty(A, contrib);
+    t.dt = ty(A, v)->dt;
+    contrib = op1(A, IR_CAST, t, contrib);
+  }
+  A->adj[v] = A->adj[v] < 0 ? contrib : ew(A, IR_ADD, A->adj[v], contrib);
+}
+
+static void unsupported(Ad *A, const IrInst *in, const char *why) {
+  diag_error(A->d, in->span, "cannot differentiate %s yet", why);
+  A->failed = true;
+}
+
+/* ---- the rules: one per opcode ---------------------------------------------
+ * Each gets the primal value v (instruction `in`) and its adjoint g, and
+ * adds to the adjoints of the operands. */
+
+typedef void (*Rule)(Ad *A, IrVal v, const IrInst *in, IrVal g);
+#define RULE(name) static void rev_##name(Ad *A, IrVal v, const IrInst *in, IrVal g)
+#define X in->args[0]
+#define Y in->args[1]
+
+RULE(none) { (void)A, (void)v, (void)in, (void)g; }
+RULE(unsupported) {
+  (void)v, (void)g;
+  if (in->op == IR_FOR_RESULT) unsupported(A, in, "through a `for` loop (backprop through time comes with RNN support)");
+  else unsupported(A, in, ir_ops[in->op].dml);
+}
+RULE(neg) { (void)v; accum(A, X, neg(A, g)); }                        // d(-a) = -da
+RULE(exp) { accum(A, X, ew(A, IR_MUL, g, v)); }                        // d e^a = e^a da
+RULE(log) { (void)v; accum(A, X, ew(A, IR_DIV, g, X)); }               // d log a = da / a
+RULE(log1p) {                                                          // d log(1+a) = da / (1 + a)
+  (void)v;
+  accum(A, X, ew(A, IR_DIV, g, ew(A, IR_ADD, fill(A, 1, in->ty), X)));
+}
+RULE(sqrt) {                                                           // d sqrt a = da / (2 sqrt a)
+  accum(A, X, ew(A, IR_DIV, g, ew(A, IR_MUL, fill(A, 2, in->ty), v)));
+}
+RULE(abs) {                                                            // d|a| = sign(a) da
+  (void)v;
+  accum(A, X, ew(A, IR_MUL, g, op1(A, IR_SIGN, in->ty, X)));
+}
+RULE(tanh) {                                                           // d tanh a = (1 - y^2) da
+  accum(A, X, ew(A, IR_MUL, g, ew(A, IR_SUB, fill(A, 1, in->ty), ew(A, IR_MUL, v, v))));
+}
+RULE(sigmoid) {                                                        // d sigmoid a = y (1 - y) da
+  accum(A, X, ew(A, IR_MUL, g, ew(A, IR_MUL, v, ew(A, IR_SUB, fill(A, 1, in->ty), v))));
+}
+RULE(relu) {                                                           // d relu a = [a > 0] da
+  (void)v;
+  IrVal zero = fill(A, 0, in->ty);
+  accum(A, X, select3(A, compare(A, IR_GT, X, zero), g, zero));
+}
+RULE(softplus) {                                                       // d softplus a = sigmoid(a) da
+  (void)v;
+  accum(A, X, ew(A, IR_MUL, g, op1(A, IR_SIGMOID, in->ty, X)));
+}
+RULE(sin) { (void)v; accum(A, X, ew(A, IR_MUL, g, op1(A, IR_COS, in->ty, X))); }       // d sin a = cos a da
+RULE(cos) { (void)v; accum(A, X, neg(A, ew(A, IR_MUL, g, op1(A, IR_SIN, in->ty, X)))); } // d cos a = -sin a da
+RULE(cast) { (void)v; accum(A, X, g); }                                // accum casts back
+RULE(add) { (void)v; accum(A, X, g); accum(A, Y, g); }                 // d(a+b) = da + db
+RULE(sub) { (void)v; accum(A, X, g); accum(A, Y, neg(A, g)); }         // d(a-b) = da - db
+RULE(mul) { (void)v; accum(A, X, ew(A, IR_MUL, g, Y)); accum(A, Y, ew(A, IR_MUL, g, X)); } // d(ab) = b da + a db
+RULE(div) {                                                            // d(a/b) = da/b - (a/b) db/b
+  accum(A, X, ew(A, IR_DIV, g, Y));
+  if (A->active[Y]) accum(A, Y, neg(A, ew(A, IR_DIV, ew(A, IR_MUL, g, v), Y)));
+}
+RULE(pow) {                                                            // d a^b = b a^(b-1) da + a^b log(a) db
+  IrVal bm1 = ew(A, IR_SUB, Y, fill(A, 1, in->ty));
+  IrVal p = is_fill(A, bm1, 1) ? X : op2(A, IR_POW, in->ty, X, bm1);
+  accum(A, X, ew(A, IR_MUL, g, is_fill(A, bm1, 0) ? Y : ew(A, IR_MUL, Y, p)));
+  if (A->active[Y]) accum(A, Y, ew(A, IR_MUL, g, ew(A, IR_MUL, v, op1(A, IR_LOG, in->ty, X))));
+}
+RULE(maximum) {                                                        // ties go to a, as the forward
+  (void)v;
+  IrVal zero = fill(A, 0, in->ty), c = compare(A, in->op == IR_MAXIMUM ? IR_GE : IR_LE, X, Y);
+  accum(A, X, select3(A, c, g, zero));
+  accum(A, Y, select3(A, c, zero, g));
+}
+#define rev_minimum rev_maximum
+RULE(select) {                                                         // d select(c, a, b) = select(c, da, db)
+  (void)v;
+  IrVal zero = fill(A, 0, in->ty);
+  accum(A, Y, select3(A, X, g, zero));
+  accum(A, in->args[2], select3(A, X, zero, g));
+}
+RULE(sum) { (void)v; accum(A, X, bcast(A, keepdims_form(A, g, in), ty(A, X))); } // d sum(a) = broadcast(g)
+RULE(maxmin) {                                                         // to every entry equal to the max
+  IrVal y = bcast(A, keepdims_form(A, v, in), ty(A, X));
+  IrVal gb = bcast(A, keepdims_form(A, g, in), ty(A, X));
+  accum(A, X, select3(A, compare(A, IR_EQ, X, y), gb, fill(A, 0, *ty(A, X))));
+}
+RULE(logsumexp) {                                                      // d lse(a) = softmax(a) da
+  IrVal y = bcast(A, keepdims_form(A, v, in), ty(A, X));
+  IrVal gb = bcast(A, keepdims_form(A, g, in), ty(A, X));
+  accum(A, X, ew(A, IR_MUL, gb, op1(A, IR_EXP, *ty(A, X), ew(A, IR_SUB, X, y))));
+}
+RULE(softmax) {                                                        // dx = y (g - sum(g y))
+  IrType kt = in->ty;
+  kt.dims[in->axis].sym = NULL;
+  kt.dims[in->axis].size = 1;
+  IrVal s = reduce(A, IR_SUM, ew(A, IR_MUL, g, v), in->axis, true, kt);
+  accum(A, X, ew(A, IR_MUL, v, ew(A, IR_SUB, g, bcast(A, s, &in->ty))));
+}
+RULE(log_softmax) {                                                    // dx = g - softmax(x) sum(g)
+  (void)v;
+  IrType kt = in->ty;
+  kt.dims[in->axis].sym = NULL;
+  kt.dims[in->axis].size = 1;
+  IrVal s = reduce(A, IR_SUM, g, in->axis, true, kt);
+  IrVal sm = with_axis(A, IR_SOFTMAX, X, in->axis);
+  accum(A, X, ew(A, IR_SUB, g, ew(A, IR_MUL, sm, bcast(A, s, &in->ty))));
+}
+RULE(transpose) { (void)v; accum(A, X, op1(A, IR_TRANSPOSE, *ty(A, X), g)); }
+RULE(reshape) { (void)v; accum(A, X, reshape(A, g, ty(A, X))); }
+RULE(broadcast) { (void)v; accum(A, X, sum_to(A, g, ty(A, X))); }      // adjoint of broadcast: sum
+RULE(sum_to) { (void)v; accum(A, X, bcast(A, g, ty(A, X))); }
+
+static IrType matmul_type(const IrType *a, const IrType *b) {
+  /* a @ b for the 2-D (or batched) cases the rules build */
+  IrType t = *a;
+  t.dims[t.rank - 1] = b->dims[b->rank - 1];
+  if (b->rank > a->rank) {
+    t = *b;
+    t.dims[t.rank - 2] = a->dims[a->rank - 2];
+  }
+  return t;
+}
+
+static IrVal transpose(Ad *A, IrVal x) {
+  IrType t = *ty(A, x);
+  Dim d = t.dims[t.rank - 1];
+  t.dims[t.rank - 1] = t.dims[t.rank - 2];
+  t.dims[t.rank - 2] = d;
+  const IrInst *in = I(A, x);
+  if (in->op == IR_TRANSPOSE) return in->args[0];
+  return op1(A, IR_TRANSPOSE, t, x);
+}
+
+static IrVal mm(Ad *A, IrVal a, IrVal b) {
+  IrType t = matmul_type(ty(A, a), ty(A, b));
+  return op2(A, IR_MATMUL, t, a, b);
+}
+
+/* [k] viewed as a row [1, k] or a column [k, 1] */
+static IrVal as_matrix(Ad *A, IrVal v, bool row) {
+  IrType t = *ty(A, v);
+  if (t.rank != 1) return v;
+  t.rank = 2;
+  t.dims[row ? 1 : 0] = t.dims[0];
+  t.dims[row ? 0 : 1] = (Dim){1, NULL};
+  return reshape(A, v, &t);
+}
+
+RULE(matmul) {                          // d(a@b) = da@b + a@db  =>  ga = g@bT, gb = aT@g
+  (void)v;
+  const IrType *ta = ty(A, X), *tb = ty(A, Y);
+  if (ta->rank == 1 && tb->rank == 1) { /* dot product: g is a scalar */
+    accum(A, X, ew(A, IR_MUL, bcast(A, g, ta), Y));
+    accum(A, Y, ew(A, IR_MUL, bcast(A, g, tb), X));
+    return;
+  }
+  /* promote vectors to matrices, so g is [.., m, n] */
+  IrVal a = as_matrix(A, X, true), b = as_matrix(A, Y, false);
+  IrType gt = matmul_type(ty(A, a), ty(A, b));
+  IrVal gm = reshape(A, g, &gt);
+  if (A->active[X]) accum(A, X, reshape(A, sum_to(A, mm(A, gm, transpose(A, b)), ty(A, a)), ta));
+  if (A->active[Y]) accum(A, Y, reshape(A, sum_to(A, mm(A, transpose(A, a), gm), ty(A, b)), tb));
+}
+
+RULE(index) {                           // scatter g into zeros at the same place
+  (void)v;
+  IrInst p = proto(A, IR_UPDATE, *ty(A, X));
+  p.args[0] = fill(A, 0, *ty(A, X));
+  p.args[1] = g;
+  for (int i = 1; i < in->nargs; i++) p.args[i + 1] = in->args[i];
+  p.nargs = in->nargs + 1;
+  p.axes = in->axes;
+  p.naxes = in->naxes;
+  accum(A, X, emit(A, &p));
+}
+
+RULE(update) {                          // a with a[i] = b: ga = g with g[i] = 0, gb = g[i]
+  (void)v;
+  IrInst p = proto(A, IR_UPDATE, in->ty);
+  p.args[0] = g;
+  p.args[1] = fill(A, 0, *ty(A, Y));
+  for (int i = 2; i < in->nargs; i++) p.args[i] = in->args[i];
+  p.nargs = in->nargs;
+  p.axes = in->axes;
+  p.naxes = in->naxes;
+  accum(A, X, emit(A, &p));
+  IrInst q = proto(A, IR_INDEX, *ty(A, Y));
+  q.args[0] = g;
+  for (int i = 2; i < in->nargs; i++) q.args[i - 1] = in->args[i];
+  q.nargs = in->nargs - 1;
+  q.axes = in->axes;
+  q.naxes = in->naxes;
+  accum(A, Y, emit(A, &q));
+}
+
+static IrVal onehot_like(Ad *A, IrVal labels, const IrType *x) {
+  return op1(A, IR_ONEHOT, *x, labels);
+}
+
+RULE(pick) {                            // gx = onehot(y) * g[..., None]
+  (void)v;
+  const IrType *tx = ty(A, X);
+  IrType col = *tx;
+  col.dims[col.rank - 1] = (Dim){1, NULL};
+  accum(A, X, ew(A, IR_MUL, onehot_like(A, Y, tx), bcast(A, reshape(A, g, &col), tx)));
+}
+
+RULE(cross_entropy) {                   // gz = (softmax(z) - onehot(y)) g / rows
+  (void)v;
+  const IrType *tz = ty(A, X);
+  IrVal diff = ew(A, IR_SUB, with_axis(A, IR_SOFTMAX, X, tz->rank - 1), onehot_like(A, Y, tz));
+  IrVal rows = dimsize(A, ty(A, Y), tz->dt);
+  if (is_fill(A, g, 1)) accum(A, X, ew(A, IR_DIV, diff, bcast(A, rows, tz)));
+  else accum(A, X, ew(A, IR_MUL, diff, bcast(A, ew(A, IR_DIV, g, rows), tz)));
+}
+
+RULE(mse) {                             // d mean((a-b)^2) = 2 (a - b) g / N
+  (void)v;
+  const IrType *t = ty(A, X);
+  IrVal diff = ew(A, IR_SUB, X, Y);
+  IrVal scale = ew(A, IR_DIV, ew(A, IR_MUL, fill(A, 2, in->ty), g), dimsize(A, t, t->dt));
+  IrVal c = ew(A, IR_MUL, bcast(A, scale, t), diff);
+  accum(A, X, c);
+  accum(A, Y, neg(A, c));
+}
+
+RULE(l1) {                              // d sum|a| = sign(a) g
+  (void)v;
+  const IrType *t = ty(A, X);
+  accum(A, X, ew(A, IR_MUL, bcast(A, g, t), op1(A, IR_SIGN, *t, X)));
+}
+
+RULE(l2) {                              // d sum(a^2) = 2 a g
+  (void)v;
+  const IrType *t = ty(A, X);
+  accum(A, X, ew(A, IR_MUL, bcast(A, ew(A, IR_MUL, fill(A, 2, in->ty), g), t), X));
+}
+
+static const Rule rules[IR_OP_COUNT] = {
+#define IR_OP(id, dml, kind, rule) rev_##rule,
+#include "../ir_ops.def"
+#undef IR_OP
+};
+
+/* ---- driver ---------------------------------------------------------------- */
+
+static void mark_active(Ad *A) {
+  for (int v = 0; v < A->nprimal; v++) {
+    const IrInst *in = I(A, v);
+    bool act = in->op == IR_PARAM;
+    for (int i = 0; i < in->nargs && !act; i++) act = A->active[in->args[i]];
+    /* integer and boolean values carry no derivative */
+    if (in->ty.dt == DT_I32 || in->ty.dt == DT_BOOL || in->op == IR_STOP_GRAD) act = false;
+    A->active[v] = act;
+  }
+  /* a loop's results are active when a carried value or the body uses a param */
+  for (int v = 0; v < A->nprimal; v++) {
+    const IrInst *in = I(A, v);
+    if (in->op != IR_FOR_RESULT) continue;
+    const IrBlock *b = I(A, in->args[0])->body;
+    for (int i = 0; i < b->nyields; i++) A->active[v] |= A->active[b->yields[i]];
+  }
+}
+
+bool ad_reverse(IrFunc *f, Diags *d) {
+  if (f->nresults != 1 || f->v[f->results[0]].ty.rank != 0) {
+    diag_error(d, f->span, "reverse mode needs a function with one scalar result");
+    return false;
+  }
+  Ad A = {.f = f, .d = d, .nprimal = f->nv};
+  A.adj = arena_alloc(f->arena, sizeof(IrVal) * (size_t)f->nv);
+  A.active = arena_alloc(f->arena, sizeof(bool) * (size_t)f->nv);
+  for (int i = 0; i < f->nv; i++) A.adj[i] = -1;
+  mark_active(&A);
+  IrVal out = f->results[0];
+  A.cur = &f->v[out];
+  if (A.active[out]) A.adj[out] = fill(&A, 1, f->v[out].ty);
+  for (IrVal v = A.nprimal - 1; v >= 0; v--) {
+    if (A.adj[v] < 0 || !A.active[v]) continue;
+    IrInst in = f->v[v]; /* a copy: rules append to f->v, which may move */
+    A.cur = &in;
+    rules[in.op](&A, v, &in, A.adj[v]);
+  }
+  if (A.failed) return false;
+  /* results: the loss, then the gradient of each param the loss reads */
+  f->name = "loss_grad";
+  f->adjoint_of = arena_alloc(f->arena, sizeof(IrVal) * (size_t)f->nv);
+  f->nadjoint_of = f->nv;
+  for (int i = 0; i < f->nv; i++) f->adjoint_of[i] = -1;
+  for (IrVal v = A.nprimal - 1; v >= 0; v--)
+    if (A.adj[v] >= 0 && f->adjoint_of[A.adj[v]] < 0 && !f->v[A.adj[v]].name) f->adjoint_of[A.adj[v]] = v;
+  IrVal *param_val = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(f->nparams + 1));
+  for (int i = 0; i < f->nparams; i++) param_val[i] = -1;
+  for (IrVal v = 0; v < A.nprimal; v++)
+    if (f->v[v].op == IR_PARAM) param_val[f->v[v].index] = v;
+  f->grad_params = arena_alloc(f->arena, sizeof(int) * (size_t)(f->nparams + 1));
+  f->ngrad_params = 0;
+  IrVal loss = f->results[0];
+  f->nresults = 0;
+  ARENA_PUSH(f->arena, f->results, f->nresults, f->capresults, loss);
+  for (int i = 0; i < f->nparams; i++) {
+    IrVal p = param_val[i];
+    if (p < 0) continue;
+    IrVal g = A.adj[p];
+    if (g < 0) { /* read, but only where no derivative flows (stop_gradient) */
+      A.cur = &f->v[p];
+      g = fill(&A, 0, f->v[p].ty);
+    }
+    f->grad_params[f->ngrad_params++] = i;
+    ARENA_PUSH(f->arena, f->results, f->nresults, f->capresults, g);
+  }
+  return true;
+}

@@ -1,0 +1,232 @@
+/* gradcheck.c - `dmlc gradcheck`: the generated gradient against finite
+ * differences, both evaluated by the reference interpreter in f64.
+ *
+ * Params and inputs are drawn at random with the declared shapes (small
+ * sizes for symbolic dims, valid class labels for i32 inputs that index
+ * classes). A draw whose forward pass comes near a kink (relu at 0, a tie)
+ * is replaced by another, since a difference quotient across a kink
+ * measures nothing. Each checked entry uses central differences with
+ * Richardson extrapolation, accurate to about 1e-11 here. */
+#include "gradcheck.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "autodiff/autodiff.h"
+#include "interp.h"
+#include "lower.h"
+#include "simplify.h"
+
+typedef struct Rng {
+  uint64_t s;
+} Rng;
+
+static uint64_t next_u64(Rng *r) { /* splitmix64 */
+  uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static double uniform(Rng *r) { return (double)(next_u64(r) >> 11) / 9007199254740992.0; }
+
+static double normal(Rng *r) {
+  double u = uniform(r), v = uniform(r);
+  return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);
+}
+
+/* The number of classes an i32 input indexes: the smallest class count
+ * among its uses as labels or indices (3 if it has none). */
+static int64_t label_bound(const IrFunc *f, int input, const DimEnv *env) {
+  int64_t bound = 3;
+  IrVal id = -1;
+  for (int v = 0; v < f->nv; v++)
+    if (f->v[v].op == IR_INPUT && f->v[v].index == input) id = v;
+  for (int v = 0; v < f->nv && id >= 0; v++) {
+    const IrInst *in = &f->v[v];
+    int64_t dims[MAX_RANK], size;
+    for (int k = 0; k < in->nargs; k++) {
+      if (in->args[k] != id) continue;
+      const IrType *t = NULL;
+      int axis = -1;
+      if (in->op == IR_ONEHOT) t = &in->ty, axis = in->ty.rank - 1;
+      else if ((in->op == IR_PICK || in->op == IR_CROSS_ENTROPY) && k == 1) t = &f->v[in->args[0]].ty, axis = t->rank - 1;
+      else if (in->op == IR_INDEX && k >= 1) {
+        t = &f->v[in->args[0]].ty;
+        int seen = 0;
+        for (int ax = 0; ax < in->naxes; ax++)
+          if (!in->axes[ax].is_slice && ++seen == k) axis = ax;
+      }
+      if (!t || axis < 0 || !dimenv_resolve(env, t, dims, &size)) continue;
+      if (dims[axis] < bound) bound = dims[axis];
+    }
+  }
+  return bound < 1 ? 1 : bound;
+}
+
+/* Labels in range; floats normal, scaled like Glorot for matrices so that
+ * the loss is of order one and rounding in the differences stays small. */
+static void draw(Rng *r, Tensor *t, int64_t labels, bool is_param) {
+  double scale = is_param && t->rank >= 2 ? 1 / sqrt((double)t->dims[t->rank - 2]) : is_param ? 0.5 : 1;
+  for (int64_t i = 0; i < t->size; i++) {
+    if (t->dt == DT_I32) t->data[i] = (double)(next_u64(r) % (uint64_t)labels);
+    else if (t->dt == DT_BOOL) t->data[i] = (double)(next_u64(r) & 1);
+    else t->data[i] = scale * normal(r);
+  }
+}
+
+typedef struct Check {
+  const IrFunc *loss, *grad;
+  Tensor *inputs, *params;
+  const DimEnv *env;
+  char err[512];
+} Check;
+
+static bool eval_loss(Check *c, double *out) {
+  Tensor r;
+  if (!interp_run(c->loss, c->inputs, c->params, c->env, &r, c->err, sizeof c->err)) return false;
+  *out = r.data[0];
+  tensor_free(&r);
+  return isfinite(*out);
+}
+
+/* d loss / d theta by central differences, Richardson-extrapolated. */
+static bool difference(Check *c, double *theta, double *out) {
+  double x = *theta, h = 1e-4 * (fabs(x) > 1 ? fabs(x) : 1), d[2];
+  for (int k = 0; k < 2; k++) {
+    double step = k ? h / 2 : h, lp, lm;
+    *theta = x + step;
+    bool ok = eval_loss(c, &lp);
+    *theta = x - step;
+    ok = ok && eval_loss(c, &lm);
+    *theta = x;
+    if (!ok) return false;
+    d[k] = (lp - lm) / (2 * step);
+  }
+  *out = (4 * d[1] - d[0]) / 3;
+  return true;
+}
+
+static void print_index(FILE *out, const Tensor *t, int64_t flat) {
+  int64_t idx[MAX_RANK];
+  for (int i = t->rank - 1; i >= 0; i--) {
+    idx[i] = flat % t->dims[i];
+    flat /= t->dims[i];
+  }
+  fputc('[', out);
+  for (int i = 0; i < t->rank; i++) fprintf(out, "%s%lld", i ? ", " : "", (long long)idx[i]);
+  fputc(']', out);
+}
+
+int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const GradcheckOptions *opt, FILE *out) {
+  SemaOptions so = {.model_float = DT_F64};
+  IrFunc *loss = lower_function(p, loss_item, a, d, so);
+  IrFunc *grad = lower_function(p, loss_item, a, d, so);
+  if (!loss || !grad || !ad_reverse(grad, d)) return 2;
+  grad = simplify(grad);
+
+  DimEnv env = opt->dims;
+  int64_t next_size = 3;
+  for (int i = 0; i < loss->ninputs; i++)
+    for (int k = 0; k < loss->input_types[i].rank; k++) {
+      Dim dm = loss->input_types[i].dims[k];
+      bool bound = false;
+      for (int j = 0; j < env.n; j++) bound |= dm.sym && strcmp(env.syms[j], dm.sym) == 0;
+      if (dm.sym && !bound) dimenv_bind(&env, dm.sym, next_size++);
+    }
+  Tensor *inputs = calloc((size_t)loss->ninputs + 1, sizeof(Tensor));
+  Tensor *params = calloc((size_t)loss->nparams + 1, sizeof(Tensor));
+  int64_t dims[MAX_RANK], size;
+  for (int i = 0; i < loss->ninputs; i++) {
+    dimenv_resolve(&env, &loss->input_types[i], dims, &size);
+    inputs[i] = tensor_new(loss->input_types[i].dt, loss->input_types[i].rank, dims);
+  }
+  for (int i = 0; i < loss->nparams; i++) {
+    dimenv_resolve(&env, &loss->params[i].ty, dims, &size);
+    params[i] = tensor_new(loss->params[i].ty.dt, loss->params[i].ty.rank, dims);
+  }
+  Check c = {loss, grad, inputs, params, &env, {0}};
+  Rng rng = {opt->seed * 0x2545F4914F6CDD1Dull + 1};
+  int status = 0;
+  double margin = 0, L0 = NAN;
+  int tries;
+  for (tries = 0; tries < 100; tries++) {
+    for (int i = 0; i < loss->ninputs; i++) draw(&rng, &inputs[i], label_bound(loss, i, &env), false);
+    for (int i = 0; i < loss->nparams; i++) draw(&rng, &params[i], 3, true);
+    Tensor r;
+    if (!interp_run_margin(loss, inputs, params, &env, &r, c.err, sizeof c.err, &margin)) {
+      fprintf(out, "gradcheck: the loss cannot be evaluated: %s\n", c.err);
+      status = 2;
+      break;
+    }
+    L0 = r.data[0];
+    tensor_free(&r);
+    if (isfinite(L0) && margin > 1e-3) break;
+  }
+  if (status == 0 && (tries == 100 || !isfinite(L0))) {
+    fprintf(out, "gradcheck: no random point found where the loss is finite and away from kinks\n");
+    status = 2;
+  }
+  Tensor *g = status ? NULL : calloc((size_t)grad->nresults, sizeof(Tensor));
+  if (g && !interp_run(grad, inputs, params, &env, g, c.err, sizeof c.err)) {
+    fprintf(out, "gradcheck: loss_grad cannot be evaluated: %s\n", c.err);
+    status = 2;
+  }
+  if (status == 0) {
+    fprintf(out, "gradcheck %s: seed %llu", loss_item->span.src->name, (unsigned long long)opt->seed);
+    for (int i = 0; i < env.n; i++) fprintf(out, ", %s = %lld", env.syms[i], (long long)env.sizes[i]);
+    fprintf(out, "; loss %.10g\n", L0);
+    if (fabs(g[0].data[0] - L0) > 1e-12 * (1 + fabs(L0))) {
+      fprintf(out, "  loss_grad's loss %.17g differs from the loss %.17g\n", g[0].data[0], L0);
+      status = 1;
+    }
+    double worst_all = 0;
+    for (int k = 0; k < grad->ngrad_params; k++) {
+      int pi = grad->grad_params[k];
+      Tensor *th = &params[pi], *an = &g[k + 1];
+      int64_t n = th->size, checked = n > opt->max_entries ? opt->max_entries : n;
+      double worst = 0;
+      int64_t worst_at = 0;
+      double worst_an = 0, worst_fd = 0;
+      for (int64_t j = 0; j < checked; j++) {
+        int64_t e = checked == n ? j : (int64_t)(next_u64(&rng) % (uint64_t)n);
+        double fd;
+        if (!difference(&c, &th->data[e], &fd)) {
+          fprintf(out, "  %s: the loss is not finite near the drawn point\n", loss->params[pi].name);
+          status = 1;
+          break;
+        }
+        double x = an->data[e];
+        double denom = fmax(fmax(fabs(x), fabs(fd)), opt->floor);
+        double err = fabs(x - fd) / denom;
+        if (err > worst || j == 0) {
+          worst = err;
+          worst_at = e;
+          worst_an = x;
+          worst_fd = fd;
+        }
+      }
+      const char *tstr = ir_type_str(a, &loss->params[pi].ty);
+      fprintf(out, "  %-10s %-16s %6lld%s entries  worst relative error %.1e", loss->params[pi].name, tstr,
+              (long long)checked, checked < n ? arena_printf(a, " of %lld", (long long)n) : "", worst);
+      if (worst > opt->tolerance) {
+        fputs("  FAIL at ", out);
+        print_index(out, th, worst_at);
+        fprintf(out, ": loss_grad %.10g, finite differences %.10g", worst_an, worst_fd);
+        status = 1;
+      }
+      fputc('\n', out);
+      if (worst > worst_all) worst_all = worst;
+    }
+    if (status == 0)
+      fprintf(out, "ok: %d gradient%s match finite differences (worst %.1e <= %.0e)\n", grad->ngrad_params,
+              grad->ngrad_params == 1 ? "" : "s", worst_all, opt->tolerance);
+  }
+  if (g)
+    for (int i = 0; i < grad->nresults; i++) tensor_free(&g[i]);
+  free(g);
+  for (int i = 0; i < loss->ninputs; i++) tensor_free(&inputs[i]);
+  for (int i = 0; i < loss->nparams; i++) tensor_free(&params[i]);
+  free(inputs);
+  free(params);
+  return status;
+}

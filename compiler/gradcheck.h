@@ -1,0 +1,18 @@
+/* gradcheck.h - generated gradients against finite differences (gradcheck.c). */
+#ifndef DMLC_GRADCHECK_H
+#define DMLC_GRADCHECK_H
+#include <stdio.h>
+#include "interp.h"
+
+typedef struct GradcheckOptions {
+  uint64_t seed;
+  DimEnv dims;         /* sizes given with --dim; others default to 3, 4, ... */
+  double tolerance;    /* worst relative error allowed */
+  double floor;        /* denominators below this count as this: near-zero entries */
+  int64_t max_entries; /* per param; larger params are sampled */
+} GradcheckOptions;
+
+/* 0: all gradients match; 1: a mismatch; 2: could not run (reported). */
+int gradcheck_run(Program *p, Item *loss, Arena *a, Diags *d, const GradcheckOptions *opt, FILE *out);
+
+#endif

@@ -1,0 +1,249 @@
+/* simplify.c - algebraic clean-up after autodiff, then dead code removal.
+ *
+ * The function is rebuilt value by value into a fresh IrFunc: each
+ * instruction's operands are already simplified when it is visited, a few
+ * local rewrite rules may replace it by an operand or a cheaper form, and
+ * the hash-consing builder shares whatever became identical (CSE). Only
+ * values reachable from the results are rebuilt, which is the dead code
+ * elimination: no gradient code survives for values nothing reads.
+ *
+ * The rules are the identities autodiff produces in practice: x*1, x+0,
+ * x*0, 0-x, --x, transpose of transpose, broadcast/reshape/sum_to to the
+ * same shape, constant folding of constants and fills, repeated scaling
+ * c1*(c2*x), x+x, and a sum of a broadcast scalar. */
+#include "simplify.h"
+#include <math.h>
+#include <string.h>
+
+typedef struct Simp {
+  const IrFunc *old;
+  IrFunc *f;
+  IrVal *map;   /* old value -> new value */
+  bool *live;
+} Simp;
+
+static bool is_const(const IrInst *in) { return in->op == IR_CONST || in->op == IR_FILL; }
+
+static IrVal fill(Simp *S, const IrInst *like, double c, IrType t) {
+  IrInst p = *like;
+  p.op = t.rank ? IR_FILL : IR_CONST;
+  p.ty = t;
+  p.num = c;
+  p.nargs = 0;
+  p.body = NULL;
+  p.naxes = 0;
+  p.nsize_dims = 0;
+  return ir_emit(S->f, &p);
+}
+
+static IrInst *N(Simp *S, IrVal v) { return &S->f->v[v]; }
+
+static double fold_binary(IrOp op, DType dt, double a, double b, bool *ok) {
+  *ok = true;
+  switch (op) {
+  case IR_ADD: return a + b;
+  case IR_SUB: return a - b;
+  case IR_MUL: return a * b;
+  case IR_DIV:
+    if (dt == DT_I32) {
+      *ok = b != 0;
+      return b != 0 ? trunc(a / b) : 0;
+    }
+    return a / b;
+  case IR_POW: return pow(a, b);
+  case IR_MAXIMUM: return a >= b ? a : b;
+  case IR_MINIMUM: return a <= b ? a : b;
+  default: *ok = false; return 0;
+  }
+}
+
+/* Try the rewrite rules on p (operands already mapped). Returns the
+ * replacement value or -1 to emit p as it is. */
+static IrVal rewrite(Simp *S, IrInst *p) {
+  IrInst *a = p->nargs > 0 ? N(S, p->args[0]) : NULL;
+  IrInst *b = p->nargs > 1 ? N(S, p->args[1]) : NULL;
+  switch (p->op) {
+  case IR_BROADCAST:
+    if (ir_type_equal(&a->ty, &p->ty)) return p->args[0];
+    if (is_const(a)) return fill(S, p, a->num, p->ty);
+    break;
+  case IR_RESHAPE:
+    if (ir_type_equal(&a->ty, &p->ty)) return p->args[0];
+    if (is_const(a)) return fill(S, p, a->num, p->ty);
+    if (a->op == IR_RESHAPE) p->args[0] = a->args[0];
+    break;
+  case IR_SUM_TO:
+    if (ir_type_equal(&a->ty, &p->ty)) return p->args[0];
+    break;
+  case IR_TRANSPOSE:
+    if (a->op == IR_TRANSPOSE) return a->args[0];
+    break;
+  case IR_NEG:
+    if (a->op == IR_NEG) return a->args[0];
+    if (is_const(a)) return fill(S, p, -a->num, p->ty);
+    break;
+  case IR_ADD:
+  case IR_SUB:
+  case IR_MUL:
+  case IR_DIV: {
+    if (is_const(a) && is_const(b)) {
+      bool ok;
+      double r = fold_binary(p->op, p->ty.dt, a->num, b->num, &ok);
+      if (ok) return fill(S, p, r, p->ty);
+    }
+    bool a0 = is_const(a) && a->num == 0, b0 = is_const(b) && b->num == 0;
+    bool a1 = is_const(a) && a->num == 1, b1 = is_const(b) && b->num == 1;
+    if (p->op == IR_ADD && a0) return p->args[1];
+    if ((p->op == IR_ADD || p->op == IR_SUB) && b0) return p->args[0];
+    if (p->op == IR_SUB && a0) {
+      IrInst q = *p;
+      q.op = IR_NEG;
+      q.args[0] = p->args[1];
+      q.nargs = 1;
+      return ir_emit(S->f, &q);
+    }
+    if (p->op == IR_MUL && a1) return p->args[1];
+    if ((p->op == IR_MUL || p->op == IR_DIV) && b1) return p->args[0];
+    if (p->op == IR_MUL && (a0 || b0) && p->ty.dt != DT_I32) return fill(S, p, 0, p->ty);
+    if (p->op == IR_ADD && p->args[0] == p->args[1]) { /* x + x = 2 x */
+      p->op = IR_MUL;
+      p->args[0] = fill(S, p, 2, p->ty);
+      return -1;
+    }
+    if (p->op == IR_SUB && b->op == IR_NEG) { /* a - (-b) = a + b */
+      p->op = IR_ADD;
+      p->args[1] = b->args[0];
+    } else if (p->op == IR_ADD && b->op == IR_NEG) { /* a + (-b) = a - b */
+      p->op = IR_SUB;
+      p->args[1] = b->args[0];
+    }
+    /* c1 * (c2 * x) = (c1 c2) * x */
+    if (p->op == IR_MUL && is_const(a) && b->op == IR_MUL && is_const(N(S, b->args[0]))) {
+      double c = a->num * N(S, b->args[0])->num;
+      p->args[1] = b->args[1];
+      p->args[0] = fill(S, p, c, p->ty);
+    }
+    if (p->op == IR_MUL && is_const(b) && !is_const(a)) { /* constants first: 2 * x */
+      IrVal t = p->args[0];
+      p->args[0] = p->args[1];
+      p->args[1] = t;
+    }
+    break;
+  }
+  case IR_SELECT: {
+    IrInst *c = N(S, p->args[2]);
+    if (p->args[1] == p->args[2]) return p->args[1];
+    if (is_const(b) && is_const(c) && b->num == c->num) return p->args[1];
+    if (is_const(a)) return a->num != 0 ? p->args[1] : p->args[2];
+    break;
+  }
+  case IR_SUM:
+    if (p->axis < 0 && !p->keepdims && is_const(a)) {
+      bool st;
+      int64_t n = ir_static_count(&a->ty, &st);
+      if (st) return fill(S, p, a->num * (double)n, p->ty);
+    }
+    break;
+  default: break;
+  }
+  return -1;
+}
+
+static void mark_live(Simp *S, IrVal v);
+
+static void mark_block_live(Simp *S, const IrBlock *b) {
+  for (int i = 0; i < b->nyields; i++) mark_live(S, b->yields[i]);
+}
+
+static void mark_live(Simp *S, IrVal v) {
+  if (S->live[v]) return;
+  S->live[v] = true;
+  const IrInst *in = &S->old->v[v];
+  for (int i = 0; i < in->nargs; i++) mark_live(S, in->args[i]);
+  if (in->owner >= 0) mark_live(S, in->owner);
+  if (in->body) {
+    mark_block_live(S, in->body);
+    /* the loop's own index and carried values are part of it */
+    for (int i = 0; i < in->body->n; i++) {
+      const IrInst *bi = &S->old->v[in->body->ids[i]];
+      if (bi->op == IR_LOOP_INDEX || bi->op == IR_LOOP_CARRY) S->live[in->body->ids[i]] = true;
+    }
+  }
+}
+
+static void rebuild_block(Simp *S, const IrBlock *b);
+
+static void rebuild(Simp *S, IrVal v) {
+  const IrInst *in = &S->old->v[v];
+  IrInst p = *in;
+  for (int i = 0; i < p.nargs; i++) p.args[i] = S->map[in->args[i]];
+  if (in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) {
+    p.owner = S->map[in->owner];
+    S->map[v] = ir_emit_fresh(S->f, &p);
+    return;
+  }
+  if (in->op == IR_FOR) {
+    p.body = ARENA_NEW(S->f->arena, IrBlock);
+    IrVal loop = ir_emit_fresh(S->f, &p);
+    S->map[v] = loop;
+    IrBlock *outer = S->f->cur;
+    int mark = ir_block_begin(S->f, S->f->v[loop].body);
+    rebuild_block(S, in->body);
+    IrBlock *nb = S->f->v[loop].body;
+    nb->nyields = in->body->nyields;
+    nb->yields = arena_alloc(S->f->arena, sizeof(IrVal) * (size_t)(nb->nyields + 1));
+    for (int i = 0; i < nb->nyields; i++) nb->yields[i] = S->map[in->body->yields[i]];
+    ir_block_end(S->f, outer, mark);
+    return;
+  }
+  if (in->op == IR_FOR_RESULT) {
+    S->map[v] = ir_emit_fresh(S->f, &p);
+    return;
+  }
+  IrVal r = rewrite(S, &p);
+  S->map[v] = r >= 0 ? r : ir_emit(S->f, &p);
+  /* keep the source name on whatever now stands for the value */
+  IrInst *out = N(S, S->map[v]);
+  if (!out->name && in->name && out->op != IR_CONST && out->op != IR_FILL) out->name = in->name;
+}
+
+static void rebuild_block(Simp *S, const IrBlock *b) {
+  for (int i = 0; i < b->n; i++)
+    if (S->live[b->ids[i]]) rebuild(S, b->ids[i]);
+}
+
+IrFunc *simplify(const IrFunc *old) {
+  Arena *a = old->arena;
+  Simp S = {.old = old};
+  S.f = ir_func_new(a, old->name);
+  IrFunc *f = S.f;
+  f->span = old->span;
+  f->input_names = old->input_names;
+  f->input_types = old->input_types;
+  f->input_spans = old->input_spans;
+  f->ninputs = old->ninputs;
+  f->params = old->params;
+  f->nparams = old->nparams;
+  f->dim_syms = old->dim_syms;
+  f->ndim_syms = old->ndim_syms;
+  f->grad_params = old->grad_params;
+  f->ngrad_params = old->ngrad_params;
+  S.map = arena_alloc(a, sizeof(IrVal) * (size_t)(old->nv + 1));
+  S.live = arena_alloc(a, sizeof(bool) * (size_t)(old->nv + 1));
+  for (int i = 0; i < old->nv; i++) S.map[i] = -1;
+  for (int i = 0; i < old->nresults; i++) mark_live(&S, old->results[i]);
+  rebuild_block(&S, &old->body);
+  for (int i = 0; i < old->nresults; i++) ARENA_PUSH(a, f->results, f->nresults, f->capresults, S.map[old->results[i]]);
+  /* carry over which primal each adjoint belongs to */
+  if (old->adjoint_of) {
+    f->nadjoint_of = f->nv;
+    f->adjoint_of = arena_alloc(a, sizeof(IrVal) * (size_t)(f->nv + 1));
+    for (int i = 0; i < f->nv; i++) f->adjoint_of[i] = -1;
+    for (int i = 0; i < old->nadjoint_of && i < old->nv; i++) {
+      IrVal primal = old->adjoint_of[i];
+      if (primal < 0 || S.map[i] < 0 || S.map[primal] < 0) continue;
+      if (f->adjoint_of[S.map[i]] < 0 && !f->v[S.map[i]].name) f->adjoint_of[S.map[i]] = S.map[primal];
+    }
+  }
+  return f;
+}
