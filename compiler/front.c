@@ -75,7 +75,7 @@ static void load_use(Front *f, const Item *use) {
     if (use->use_path) diag_error(&f->diags, use->name_span, "cannot use \"%s\": %s", use->name, why);
     else {
       diag_error(&f->diags, use->name_span, "unknown module `%s`", use->name);
-      diag_hint(&f->diags, "the standard library (%s) has `nn`; a file is used with use \"file.dml\"", f->stdlib_dir);
+      diag_hint(&f->diags, "the standard library has the module `nn`; a file of your own is used with use \"file.dml\"");
     }
     return;
   }
@@ -86,9 +86,11 @@ static void parse_source_into(Front *f, const Source *src, bool is_module) {
   ARENA_PUSH(&f->arena, f->sources, f->nsources, f->capsources, src);
   Lexer lx;
   lexer_init(&lx, src, &f->arena, &f->diags);
+  int errors = f->diags.nerrors;
   parse_source(&lx);
   Program *p = lx.prog;
-  for (int i = 0; i < p->nitems; i++)
+  /* after a syntax error nothing is checked, so modules need not be read */
+  for (int i = 0; i < p->nitems && f->diags.nerrors == errors; i++)
     if (p->items[i]->kind == IT_USE) load_use(f, p->items[i]);
   for (int i = 0; i < p->nitems; i++) {
     p->items[i]->from_stdlib = is_module;

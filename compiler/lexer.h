@@ -14,7 +14,14 @@ typedef struct Lexer {
   AstBuilder ab;         /* arena and diagnostics for the parser actions */
   Program *prog;         /* the parser's result */
   bool too_deep_reported;
+  int pending;           /* a token to return next (after an inserted SEP) */
+  uint32_t prev_end;     /* where the previous token ended */
+  Span pending_loc;
+  uint32_t braces[64];   /* offsets of the innermost open `{`, for messages */
+  int nbraces;           /* may exceed 64; only the last 64 are kept */
 } Lexer;
+
+enum { MAX_BRACES = 64 };
 
 void lexer_init(Lexer *lx, const Source *src, Arena *a, Diags *d);
 /* Parse a whole source into lx->prog; errors go to the Diags. */

@@ -141,10 +141,16 @@ static void skip_block_comment(Lexer *lx) {
   lx->cur = p + 2;
 }
 
-/* These keywords never occur inside ( ) or [ ]: seeing one means a bracket
- * was left open, so newlines end statements again and recovery stays local. */
+/* These keywords only ever start a statement or item. Seeing one means a
+ * bracket was left open or a line was cut short: newlines end statements
+ * again, and a separator is inserted before the keyword so the parser
+ * reports the cut line and resumes at the keyword, not after it. */
 static int statement_keyword(Lexer *lx, int tok) {
   lx->paren_depth = 0;
+  if (lx->last != SEP && lx->last != '{') {
+    lx->pending = tok;
+    return SEP;
+  }
   return tok;
 }
 
@@ -171,7 +177,7 @@ static int lex_token(Lexer *lx, YYSTYPE *val) {
       "\x00" {
         if (lx->tok >= lx->lim) { lx->cur = lx->tok; return YYEOF; }
         stray_byte(lx);
-        continue;
+        return YYerror;
       }
       [ \t\r\v\f]+ { continue; }
       "\n" {
@@ -200,6 +206,10 @@ static int lex_token(Lexer *lx, YYSTYPE *val) {
       "i32"    { val->dtype = DT_I32; return DTYPE; }
       "bool"   { val->dtype = DT_BOOL; return DTYPE; }
       "real"   { val->dtype = DT_REAL; return DTYPE; }
+      "if" | "else" | "while" | "break" | "continue" | "match" | "struct" {
+        val->str = arena_strndup(lx->ab.arena, (const char *)lx->tok, (size_t)(lx->cur - lx->tok));
+        return RESERVED;
+      }
 
       ident {
         val->str = arena_strndup(lx->ab.arena, (const char *)lx->tok, (size_t)(lx->cur - lx->tok));
@@ -233,21 +243,44 @@ static int lex_token(Lexer *lx, YYSTYPE *val) {
       ";"  { return SEP; }
       "(" | "[" { lx->paren_depth++; return lx->tok[0]; }
       ")" | "]" { if (lx->paren_depth > 0) lx->paren_depth--; return lx->tok[0]; }
-      "{" | "}" { lx->paren_depth = 0; return lx->tok[0]; }
+      "{" {
+        lx->paren_depth = 0;
+        if (lx->nbraces < MAX_BRACES) lx->braces[lx->nbraces] = (uint32_t)(lx->tok - (const unsigned char *)lx->src->text);
+        lx->nbraces++;
+        return '{';
+      }
+      "}" {
+        lx->paren_depth = 0;
+        if (lx->nbraces > 0) lx->nbraces--;
+        return '}';
+      }
       [-+*/@^<>=,:] { return lx->tok[0]; }
 
-      * { stray_byte(lx); continue; }
+      * { stray_byte(lx); return YYerror; } /* reported: the parser recovers silently */
     */
   }
 }
 
 int yylex(YYSTYPE *val, Span *loc, Lexer *lx) {
+  if (lx->pending) {
+    int tok = lx->pending;
+    lx->pending = 0;
+    *loc = lx->pending_loc;
+    lx->last = tok;
+    return tok;
+  }
   int tok = lex_token(lx, val);
   *loc = span_at(lx, lx->tok, lx->cur);
+  if (lx->pending) { /* an inserted separator: zero width, where the cut line ends */
+    lx->pending_loc = *loc;
+    loc->lo = loc->hi = lx->prev_end;
+  }
   if (tok == YYEOF) {
+    loc->lo = loc->hi = lx->prev_end; /* point after the last token, not at an empty line */
     /* A last statement without a newline still needs its separator. */
     if (lx->paren_depth == 0 && ends_expression(lx->last)) tok = SEP;
   }
   lx->last = tok;
+  if (tok != SEP) lx->prev_end = loc->hi;
   return tok;
 }

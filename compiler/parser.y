@@ -112,6 +112,7 @@ static TypeExpr *new_type(Lexer *lx, Span sp, DType dt) {
 %token ARROW "`->`" DOTDOT "`..`" LE "`<=`" GE "`>=`" EQ "`==`" NE "`!=`"
 %token PLUS_ASSIGN "`+=`" MINUS_ASSIGN "`-=`" STAR_ASSIGN "`*=`" SLASH_ASSIGN "`/=`"
 %token SEP "end of line"
+%token <str> RESERVED "reserved word"
 
 %nonassoc '<' '>' LE GE EQ NE
 %left '+' '-'
@@ -131,7 +132,7 @@ static TypeExpr *new_type(Lexer *lx, Span sp, DType dt) {
 %type <item> item
 %type <params> params params_ne
 %type <param> param
-%type <entries> entries
+%type <entries> entries entries_ne
 %type <entry> entry
 %type <type> type opt_type
 %type <types> types_ne
@@ -139,9 +140,13 @@ static TypeExpr *new_type(Lexer *lx, Span sp, DType dt) {
 
 %%
 
+/* No empty rule runs before the first item or statement of a list: an
+ * error there must meet a state that can shift `error` at once. */
 program
-  : opt_seps
-  | opt_seps items opt_seps
+  : %empty
+  | seps
+  | items opt_seps
+  | seps items opt_seps
   ;
 
 items
@@ -182,9 +187,9 @@ item
       $$ = new_item(lx, IT_LOSS, @$); $$->name = "loss"; $$->name_span = @1;
       $$->params = $3->v; $$->nparams = $3->n; $$->body = $5;
     }
-  | TRAIN '{' opt_seps entries '}' {
+  | TRAIN '{' entries '}' {
       $$ = new_item(lx, IT_TRAIN, @$); $$->name = "train"; $$->name_span = @1;
-      $$->entries = $4->v; $$->nentries = $4->n;
+      $$->entries = $3->v; $$->nentries = $3->n;
     }
   | FN error block  { $$ = NULL; }
   | LOSS error block { $$ = NULL; }
@@ -233,8 +238,16 @@ types_ne
 
 entries
   : %empty                  { $$ = ARENA_NEW(A, struct EntryList); }
-  | entries entry seps      { $$ = $1; ARENA_PUSH(A, $$->v, $$->n, $$->cap, $2); }
-  | entries error seps      { $$ = $1; }
+  | seps                    { $$ = ARENA_NEW(A, struct EntryList); }
+  | entries_ne              { $$ = $1; }
+  | seps entries_ne         { $$ = $2; }
+  ;
+
+entries_ne
+  : entry seps              { $$ = ARENA_NEW(A, struct EntryList); ARENA_PUSH(A, $$->v, $$->n, $$->cap, $1); }
+  | error seps              { $$ = ARENA_NEW(A, struct EntryList); }
+  | entries_ne entry seps   { $$ = $1; ARENA_PUSH(A, $$->v, $$->n, $$->cap, $2); }
+  | entries_ne error seps   { $$ = $1; }
   ;
 
 entry
@@ -242,8 +255,10 @@ entry
   ;
 
 block
-  : '{' opt_seps '}'               { $$.stmts = NULL; $$.n = 0; $$.span = @$; }
-  | '{' opt_seps stmts opt_seps '}' { $$.stmts = $3->v; $$.n = $3->n; $$.span = @$; }
+  : '{' '}'                        { $$.stmts = NULL; $$.n = 0; $$.span = @$; }
+  | '{' seps '}'                   { $$.stmts = NULL; $$.n = 0; $$.span = @$; }
+  | '{' stmts opt_seps '}'         { $$.stmts = $2->v; $$.n = $2->n; $$.span = @$; }
+  | '{' seps stmts opt_seps '}'    { $$.stmts = $3->v; $$.n = $3->n; $$.span = @$; }
   ;
 
 stmts
@@ -268,6 +283,7 @@ stmt
   | RETURN expr   { $$ = new_stmt(lx, ST_RETURN, @$); $$->value = $2; }
   | expr          { $$ = new_stmt(lx, ST_EXPR, @$); $$->value = $1; }
   | error         { $$ = new_stmt(lx, ST_ERROR, @$); }
+  | error block   { $$ = new_stmt(lx, ST_ERROR, @$); } /* skip a whole unknown construct: if x { ... } */
   ;
 
 assign_op
@@ -329,7 +345,11 @@ primary
   | STRING   { $$ = ast_expr(B, EX_STR, @$); $$->name = $1; }
   | IDENT    { $$ = ast_expr(B, EX_NAME, @$); $$->name = $1; $$->name_span = @1; }
   | call     { $$ = $1; }
-  | '(' expr ')' { $$ = $2; $$->span = @$; $$->depth++; $$ = ast_finish(B, $$); }
+  | '(' expr ')' {
+      $$ = $2;
+      $$->span = @$;
+      if ($$->kind != EX_ERROR) { $$->depth++; $$ = ast_finish(B, $$); } /* collapsed already: reported */
+    }
   | '(' expr ',' exprs_ne ')' {
       $$ = ast_expr(B, EX_TUPLE, @$);
       ExprList *l = ARENA_NEW(A, ExprList);
@@ -340,7 +360,6 @@ primary
       $$->depth++;
       $$ = ast_finish(B, $$);
     }
-  | '(' error ')' { $$ = ast_expr(B, EX_ERROR, @$); }
   ;
 
 call
@@ -442,10 +461,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Lexer *lx) {
   }
   bool expr_start = expects(exp, n, YYSYMBOL_NUMBER) && expects(exp, n, YYSYMBOL_IDENT);
   bool operators = expects_char(exp, n, '+');
-  char buf[512];
-  int len = 0;
-  int listed = 0;
-  for (int i = 0; i < n && len < 400; i++) {
+  const char *items[MAX + 2];
+  int nitems = 0;
+  bool eol = expects(exp, n, YYSYMBOL_SEP);
+  for (int i = 0; i < n; i++) {
     yysymbol_kind_t s = exp[i];
     if (expr_start && (s == YYSYMBOL_NUMBER || s == YYSYMBOL_IDENT || s == YYSYMBOL_STRING ||
                        s == YYSYMBOL_TRUE || s == YYSYMBOL_FALSE || s == YYSYMBOL_DTYPE ||
@@ -454,21 +473,39 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Lexer *lx) {
     if (operators && (s == YYSYMBOL_LE || s == YYSYMBOL_GE || s == YYSYMBOL_EQ || s == YYSYMBOL_NE ||
                       (yysymbol_name(s)[0] == '\'' && strchr("+-*/@^<>[", yysymbol_name(s)[1]))))
       continue;
-    len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%s", listed ? ", " : "", symbol_text(s));
-    listed++;
+    if (s == YYSYMBOL_YYEOF && eol) continue; /* "end of line" says it */
+    items[nitems++] = symbol_text(s);
   }
-  if (expr_start) {
-    len += snprintf(buf + len, sizeof buf - (size_t)len, "%san expression", listed ? ", " : "");
-    listed++;
+  if (expr_start) items[nitems++] = "an expression";
+  if (operators) items[nitems++] = "an operator";
+  if (got == YYSYMBOL_RESERVED) {
+    const char *word = arena_printf(a, "%.*s", (int)(loc->hi - loc->lo), loc->src->text + loc->lo);
+    diag_error(lx->ab.diags, *loc, "`%s` is not part of DML", word);
+    if (strcmp(word, "if") == 0 || strcmp(word, "else") == 0)
+      diag_hint(lx->ab.diags, "choose between values with select(cond, a, b); see docs/language.md");
+    else if (strcmp(word, "while") == 0)
+      diag_hint(lx->ab.diags, "loops run over a range: for i in 0..n { ... }");
+    else
+      diag_hint(lx->ab.diags, "`%s` is reserved for future use", word);
+    return 0;
   }
-  if (operators) {
-    len += snprintf(buf + len, sizeof buf - (size_t)len, "%san operator", listed ? " or " : "");
-    listed++;
+  if (got == YYSYMBOL_YYEOF && expects_char(exp, n, '}') && lx->nbraces > 0) {
+    diag_error(lx->ab.diags, *loc, "expected `}` to close the block; found end of file");
+    uint32_t open = lx->braces[(lx->nbraces > MAX_BRACES ? MAX_BRACES : lx->nbraces) - 1];
+    Span at = {loc->src, open, open + 1};
+    diag_note(lx->ab.diags, at, "the block opened here");
+    return 0;
   }
-  if (listed == 0 || n == MAX)
+  if (nitems == 0 || n == MAX) {
     diag_error(lx->ab.diags, *loc, "unexpected %s", found);
-  else
-    diag_error(lx->ab.diags, *loc, "expected %s; found %s", buf, found);
+    return 0;
+  }
+  char buf[512];
+  int len = 0;
+  for (int i = 0; i < nitems && len < 400; i++)
+    len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%s", i == 0 ? "" : i == nitems - 1 ? " or " : ", ",
+                    items[i]);
+  diag_error(lx->ab.diags, *loc, "expected %s; found %s", buf, found);
   return 0;
 }
 

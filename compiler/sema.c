@@ -37,6 +37,8 @@ typedef struct Sema {
   const char **syms;      /* symbolic dims of the current signature */
   int nsyms, capsyms;
   bool sig_mode;          /* resolving a signature: unknown dim names are new symbols */
+  const char *shape_of_param; /* resolving a param's shape */
+  bool in_result_type;    /* resolving a declared result type */
   Type *error;
   Item *loss, *train;
 } Sema;
@@ -142,23 +144,24 @@ static const char *D(Sema *s, Dim d) {
 
 /* ---- "did you mean" ------------------------------------------------------- */
 
+/* Edits to turn a into b, a swap of neighbours counting as one (optimal
+ * string alignment), so `axsi` is close to `axis`. */
 static int edit_distance(const char *a, const char *b) {
   int la = (int)strlen(a), lb = (int)strlen(b);
   if (la > 40 || lb > 40) return 99;
-  int row[41];
-  for (int j = 0; j <= lb; j++) row[j] = j;
-  for (int i = 1; i <= la; i++) {
-    int prev = row[0];
-    row[0] = i;
+  int d[41][41];
+  for (int i = 0; i <= la; i++) d[i][0] = i;
+  for (int j = 0; j <= lb; j++) d[0][j] = j;
+  for (int i = 1; i <= la; i++)
     for (int j = 1; j <= lb; j++) {
-      int cur = row[j];
-      int sub = prev + (a[i - 1] != b[j - 1]);
-      int best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-      row[j] = sub < best ? sub : best;
-      prev = cur;
+      int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
     }
-  }
-  return row[lb];
+  return d[la][lb];
 }
 
 typedef struct Suggest {
@@ -246,6 +249,7 @@ static Binding *declare(Sema *s, const char *name, Span at, Type *t, BindKind k)
     if (strcmp(b->name, name) == 0) {
       diag_error(s->d, at, "`%s` is already defined in this block", name);
       diag_note(s->d, b->span, "previous definition of `%s` is here", name);
+      b->used = true; /* the error says enough about it */
       break;
     }
   }
@@ -268,7 +272,7 @@ static Binding *declare(Sema *s, const char *name, Span at, Type *t, BindKind k)
 /* Leaving a block: warn about lets never read, then drop its bindings. */
 static void pop_scope(Sema *s, Binding *saved) {
   for (Binding *b = s->scope; b != saved; b = b->next)
-    if (!b->used && b->name[0] != '_' && (b->kind == B_LET || b->kind == B_VAR))
+    if (!b->used && b->name[0] != '_' && (b->kind == B_LET || b->kind == B_VAR) && !is_err(b->type))
       diag_warning(s->d, b->span, "`%s` is never used", b->name);
   s->scope = saved;
 }
@@ -347,6 +351,8 @@ static Type *broadcast_or_fail(Sema *s, Expr *at, const char *what, Type *a, Typ
 
 static Type *check_expr(Sema *s, Expr *e);
 static void check_fn(Sema *s, Item *fn);
+static void check_const(Sema *s, Item *it);
+static void check_param(Sema *s, Item *it);
 static Type *check_block(Sema *s, Block *b, bool is_body);
 
 static Type *check_name(Sema *s, Expr *e) {
@@ -361,6 +367,9 @@ static Type *check_name(Sema *s, Expr *e) {
   if (it && (it->kind == IT_CONST || (it->kind == IT_PARAM && !s->sig_mode))) {
     e->ref = it->kind == IT_CONST ? REF_CONST : REF_PARAM;
     e->item = it;
+    /* globals may be used before their definition: check them on demand */
+    if (it->kind == IT_CONST) check_const(s, it);
+    else if (!it->ty && !it->checking) check_param(s, it);
     return it->ty ? it->ty : fail(s);
   }
   const char *sym = sym_find(s, e->name);
@@ -370,6 +379,18 @@ static Type *check_name(Sema *s, Expr *e) {
     t->is_dim = t->weak = true;
     t->dim.sym = sym;
     return t;
+  }
+  if (s->shape_of_param) {
+    diag_error(s->d, e->span, "the shape of param `%s` must be constant, but `%s` is not a const", s->shape_of_param,
+               e->name);
+    diag_hint(s->d, "declare `const %s = ...`, or write the size as a number; only inputs have symbolic sizes",
+              e->name);
+    return fail(s);
+  }
+  if (s->in_result_type) {
+    diag_error(s->d, e->span, "dimension `%s` of the result type does not appear in the parameters", e->name);
+    diag_hint(s->d, "a symbolic size is introduced by a parameter's type, e.g. x: f32[%s]", e->name);
+    return fail(s);
   }
   if (s->sig_mode) { /* a new symbolic dimension of this signature */
     ARENA_PUSH(s->a, s->syms, s->nsyms, s->capsyms, e->name);
@@ -707,6 +728,7 @@ typedef struct Subst {
   int n;
   DType real;
   bool real_bound;
+  Span real_from;
 } Subst;
 
 static Dim subst_dim(const Subst *u, Dim d) {
@@ -743,8 +765,19 @@ static bool unify_arg(Sema *s, Subst *u, const char *callee, const Param *p, con
   if (dt == DT_REAL) {
     if (!dt_float(got->dt)) ok = false;
     else if (got->weak) dt = u->real_bound ? u->real : DT_F32;
-    else if (u->real_bound && u->real != got->dt) ok = false;
-    else u->real = got->dt, u->real_bound = true, dt = got->dt;
+    else if (u->real_bound && u->real != got->dt) {
+      Type w = *want;
+      w.dt = u->real;
+      for (int i = 0; i < w.rank; i++) /* symbols not bound yet take the argument's size */
+        w.dims[i] = w.dims[i].sym && subst_dim(u, w.dims[i]).sym == w.dims[i].sym && i < got->rank
+                        ? got->dims[i] : subst_dim(u, w.dims[i]);
+      diag_error(s->d, arg->span, "argument `%s` of `%s` must be %s, not %s", p->name, callee, T(s, &w), T(s, got));
+      diag_note(s->d, u->real_from, "`real` is %s because of this argument", dtype_name(u->real));
+      return false;
+    } else {
+      u->real = got->dt, u->real_bound = true, dt = got->dt;
+      u->real_from = arg->span;
+    }
   } else if (got->weak) {
     ok = dt_numeric(dt) && got->rank == 0 && (dt_float(dt) || got->dt == DT_I32);
   } else {
@@ -787,7 +820,11 @@ static Type *check_user_call(Sema *s, Expr *e, Item *fn) {
   e->ref = REF_FN;
   e->item = fn;
   if (fn->checking) {
-    diag_error(s->d, e->span, "`%s` calls itself: functions are inlined, so recursion is not allowed", fn->name);
+    if (s->fn && s->fn != fn)
+      diag_error(s->d, e->span, "`%s` calls itself through `%s`: functions are inlined, so recursion is not allowed",
+                 fn->name, s->fn->name);
+    else
+      diag_error(s->d, e->span, "`%s` calls itself: functions are inlined, so recursion is not allowed", fn->name);
     diag_hint(s->d, "write the repetition as a `for` loop");
     for (int i = 0; i < e->nargs; i++) check_expr(s, e->args[i].value);
     return fail(s);
@@ -812,7 +849,7 @@ static Type *check_user_call(Sema *s, Expr *e, Item *fn) {
     e->bound[i] = bd.arg[i];
     arg_types[i] = bd.arg[i]->type;
     if (is_err(fn->param_types[i])) ok = false;
-    else ok &= unify_arg(s, &u, fn->name, &fn->params[i], fn->param_types[i], bd.arg[i], arg_types[i]);
+    else if (ok) ok = unify_arg(s, &u, fn->name, &fn->params[i], fn->param_types[i], bd.arg[i], arg_types[i]);
   }
   if (!ok || is_err(fn->ty)) return fail(s);
   return subst_type(s, &u, fn->ty);
@@ -1211,9 +1248,13 @@ static bool window_out(BCall *c, const Dim in[2], const int64_t k[2], const int6
     }
     int64_t span = in[i].size + 2 * pad[i] - k[i];
     if (span < 0) {
-      diag_error(c->s->d, c->e->span, "the %lldx%lld window of `%s` is larger than the padded input (%s+%lld)x(%s+%lld)",
-                 (long long)k[0], (long long)k[1], c->info->name, D(c->s, in[0]), (long long)(2 * pad[0]),
-                 D(c->s, in[1]), (long long)(2 * pad[1]));
+      if (pad[0] || pad[1])
+        diag_error(c->s->d, c->e->span, "the %lldx%lld window of `%s` is larger than the padded input %lldx%lld",
+                   (long long)k[0], (long long)k[1], c->info->name, (long long)(in[0].size + 2 * pad[0]),
+                   (long long)(in[1].size + 2 * pad[1]));
+      else
+        diag_error(c->s->d, c->e->span, "the %lldx%lld window of `%s` is larger than the input %sx%s",
+                   (long long)k[0], (long long)k[1], c->info->name, D(c->s, in[0]), D(c->s, in[1]));
       return false;
     }
     out[i] = dim_const(span / st[i] + 1);
@@ -1239,8 +1280,8 @@ static Type *rule_conv2d(BCall *c) {
     return fail(s);
   }
   if (!dim_equal(x->dims[1], w->dims[1])) {
-    diag_error(s->d, c->e->span, "`conv2d` input %s has %s channels but the weights %s expect %s", T(s, x),
-               D(s, x->dims[1]), T(s, w), D(s, w->dims[1]));
+    diag_error(s->d, c->e->span, "`conv2d` input %s has %s channel%s but the weights %s expect %s", T(s, x),
+               D(s, x->dims[1]), is_one(x->dims[1]) ? "" : "s", T(s, w), D(s, w->dims[1]));
     return fail(s);
   }
   int64_t k[2], st[2], pad[2];
@@ -1649,6 +1690,11 @@ static Type *check_block(Sema *s, Block *b, bool is_body) {
     Span end = b->span;
     end.lo = end.hi > end.lo ? end.hi - 1 : end.lo;
     diag_error(s->d, end, "`%s` has no result: end its body with an expression", s->fn ? s->fn->name : "?");
+    Stmt *last = b->n ? b->stmts[b->n - 1] : NULL;
+    if (last && (last->kind == ST_LET || last->kind == ST_VAR) && last->binding) {
+      diag_hint(s->d, "to return `%s`, end the body with a line holding just `%s`", last->name, last->name);
+      last->binding->used = true;
+    }
     value = fail(s);
   }
   (void)value_stmt;
@@ -1692,7 +1738,9 @@ static void check_fn(Sema *s, Item *fn) {
     b->used = true;
     fn->param_bindings[i] = b;
   }
+  s->in_result_type = true;
   Type *declared = fn->ret ? resolve_type(s, fn->ret) : NULL;
+  s->in_result_type = false;
   Type *value = check_block(s, &fn->body, true);
   if (fn->kind == IT_LOSS) {
     if (!is_err(value) && (!is_tensor(value) || value->rank != 0 || !dt_float(value->dt))) {
@@ -1811,7 +1859,15 @@ static void check_initialiser(Sema *s, Item *it) {
 }
 
 static void check_param(Sema *s, Item *it) {
+  if (it->ty || it->checking) return;
+  it->checking = true;
+  s->shape_of_param = it->name;
+  Item *saved_fn = s->fn;
+  s->fn = NULL; /* a param's shape sees every const */
   Type *t = resolve_type(s, it->type);
+  s->fn = saved_fn;
+  s->shape_of_param = NULL;
+  it->checking = false;
   if (!is_err(t) && t->kind != TY_TENSOR) {
     diag_error(s->d, it->type->span, "a param must be a tensor, not %s", T(s, t));
     t = fail(s);
@@ -2061,7 +2117,7 @@ static void check_columns(Sema *s, Expr *sel, Param *p, Type *pt) {
     return;
   }
   int64_t want;
-  if (is_err(pt)) return;
+  if (is_err(pt) || pt->rank == 0 || !pt->dims[0].sym) return; /* reported by check_batch_dims */
   if (!per_example(pt, &want)) return;
   if (want != count) {
     diag_error(s->d, sel->span, "loss input `%s` has %lld value%s per example (%s), but %lld column%s selected",
@@ -2103,6 +2159,8 @@ static void check_data_source(Sema *s, Expr *e, Item *loss) {
       Suggest g = {a->name, NULL, 99};
       for (int k = 0; loss && k < loss->nparams; k++) suggest_consider(&g, loss->params[k].name);
       diag_error(s->d, a->name_span, "the loss has no input named `%s`%s", a->name, did_you_mean(s, g.best));
+      Param *meant = g.best ? loss_param(loss, g.best) : NULL;
+      if (meant && meant - loss->params < 16) bound[meant - loss->params] = true; /* one error for one typo */
       continue;
     }
     int pi = (int)(p - loss->params);
@@ -2129,8 +2187,11 @@ static void check_batch_dims(Sema *s, Item *loss) {
       diag_error(s->d, loss->params[i].type->span,
                  "to train, every loss input needs the batch dimension first%s%s%s, but `%s` has type %s",
                  batch ? " (`" : "", batch ? batch : "", batch ? "`)" : "", loss->params[i].name, T(s, t));
-      diag_hint(s->d, "declare it like %s: %s[%s, ...]", loss->params[i].name, is_tensor(t) ? dtype_name(t->dt) : "f32",
-                batch ? batch : "n");
+      const char *dt = is_tensor(t) ? dtype_name(t->dt) : "f32", *n = batch ? batch : "n";
+      if (is_tensor(t) && t->rank == 0)
+        diag_hint(s->d, "one value per example is written %s: %s[%s]", loss->params[i].name, dt, n);
+      else
+        diag_hint(s->d, "declare it like %s: %s[%s, ...]", loss->params[i].name, dt, n);
       continue;
     }
     batch = t->dims[0].sym;
