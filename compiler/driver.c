@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "front.h"
 #include "lower.h"
+#include "emit_dml.h"
 #include "gradcheck.h"
 #include "simplify.h"
 #include "autodiff/autodiff.h"
@@ -222,6 +223,7 @@ static bool emit_grad(Front *f, const Options *o, const char *path, bool raw) {
   if (!fn || !ad_reverse(fn, &f->diags)) return false;
   fn = simplify(fn);
   if (raw) ir_print(stdout, fn);
+  else return emit_dml(stdout, fn, &f->prog, path, &f->diags);
   return true;
 }
 

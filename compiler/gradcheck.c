@@ -117,6 +117,44 @@ static void print_index(FILE *out, const Tensor *t, int64_t flat) {
   fputc(']', out);
 }
 
+void gc_alloc_point(const IrFunc *loss, DimEnv *env, Tensor **inputs_out, Tensor **params_out) {
+  int64_t next_size = 3;
+  for (int i = 0; i < loss->ninputs; i++)
+    for (int k = 0; k < loss->input_types[i].rank; k++) {
+      Dim dm = loss->input_types[i].dims[k];
+      bool bound = false;
+      for (int j = 0; j < env->n; j++) bound |= dm.sym && strcmp(env->syms[j], dm.sym) == 0;
+      if (dm.sym && !bound) dimenv_bind(env, dm.sym, next_size++);
+    }
+  Tensor *inputs = calloc((size_t)loss->ninputs + 1, sizeof(Tensor));
+  Tensor *params = calloc((size_t)loss->nparams + 1, sizeof(Tensor));
+  int64_t dims[MAX_RANK], size;
+  for (int i = 0; i < loss->ninputs; i++) {
+    dimenv_resolve(env, &loss->input_types[i], dims, &size);
+    inputs[i] = tensor_new(loss->input_types[i].dt, loss->input_types[i].rank, dims);
+  }
+  for (int i = 0; i < loss->nparams; i++) {
+    dimenv_resolve(env, &loss->params[i].ty, dims, &size);
+    params[i] = tensor_new(loss->params[i].ty.dt, loss->params[i].ty.rank, dims);
+  }
+  *inputs_out = inputs;
+  *params_out = params;
+}
+
+void gc_draw_point(const IrFunc *loss, const DimEnv *env, uint64_t *rng_state, Tensor *inputs, Tensor *params) {
+  Rng rng = {*rng_state};
+  for (int i = 0; i < loss->ninputs; i++) draw(&rng, &inputs[i], label_bound(loss, i, env), false);
+  for (int i = 0; i < loss->nparams; i++) draw(&rng, &params[i], 3, true);
+  *rng_state = rng.s;
+}
+
+void gc_free_point(const IrFunc *loss, Tensor *inputs, Tensor *params) {
+  for (int i = 0; i < loss->ninputs; i++) tensor_free(&inputs[i]);
+  for (int i = 0; i < loss->nparams; i++) tensor_free(&params[i]);
+  free(inputs);
+  free(params);
+}
+
 int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const GradcheckOptions *opt, FILE *out) {
   SemaOptions so = {.model_float = DT_F64};
   IrFunc *loss = lower_function(p, loss_item, a, d, so);
@@ -125,33 +163,15 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
   grad = simplify(grad);
 
   DimEnv env = opt->dims;
-  int64_t next_size = 3;
-  for (int i = 0; i < loss->ninputs; i++)
-    for (int k = 0; k < loss->input_types[i].rank; k++) {
-      Dim dm = loss->input_types[i].dims[k];
-      bool bound = false;
-      for (int j = 0; j < env.n; j++) bound |= dm.sym && strcmp(env.syms[j], dm.sym) == 0;
-      if (dm.sym && !bound) dimenv_bind(&env, dm.sym, next_size++);
-    }
-  Tensor *inputs = calloc((size_t)loss->ninputs + 1, sizeof(Tensor));
-  Tensor *params = calloc((size_t)loss->nparams + 1, sizeof(Tensor));
-  int64_t dims[MAX_RANK], size;
-  for (int i = 0; i < loss->ninputs; i++) {
-    dimenv_resolve(&env, &loss->input_types[i], dims, &size);
-    inputs[i] = tensor_new(loss->input_types[i].dt, loss->input_types[i].rank, dims);
-  }
-  for (int i = 0; i < loss->nparams; i++) {
-    dimenv_resolve(&env, &loss->params[i].ty, dims, &size);
-    params[i] = tensor_new(loss->params[i].ty.dt, loss->params[i].ty.rank, dims);
-  }
+  Tensor *inputs, *params;
+  gc_alloc_point(loss, &env, &inputs, &params);
   Check c = {loss, grad, inputs, params, &env, {0}};
   Rng rng = {opt->seed * 0x2545F4914F6CDD1Dull + 1};
   int status = 0;
   double margin = 0, L0 = NAN;
   int tries;
   for (tries = 0; tries < 100; tries++) {
-    for (int i = 0; i < loss->ninputs; i++) draw(&rng, &inputs[i], label_bound(loss, i, &env), false);
-    for (int i = 0; i < loss->nparams; i++) draw(&rng, &params[i], 3, true);
+    gc_draw_point(loss, &env, &rng.s, inputs, params);
     Tensor r;
     if (!interp_run_margin(loss, inputs, params, &env, &r, c.err, sizeof c.err, &margin)) {
       fprintf(out, "gradcheck: the loss cannot be evaluated: %s\n", c.err);
@@ -224,9 +244,6 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
   if (g)
     for (int i = 0; i < grad->nresults; i++) tensor_free(&g[i]);
   free(g);
-  for (int i = 0; i < loss->ninputs; i++) tensor_free(&inputs[i]);
-  for (int i = 0; i < loss->nparams; i++) tensor_free(&params[i]);
-  free(inputs);
-  free(params);
+  gc_free_point(loss, inputs, params);
   return status;
 }

@@ -1170,8 +1170,10 @@ static Type *rule_broadcast_to(BCall *c) {
   Dim dims[MAX_RANK], out[MAX_RANK];
   int rank, r, ba, bb;
   if (!dims_from_args(c, dims, &rank)) return fail(s);
-  Type *x = argt(c, 0), *t = ty_tensor(s, x->dt, rank, dims);
-  if (!broadcast(x, t, out, &r, &ba, &bb) || r != rank || !type_equal(ty_tensor(s, x->dt, r, out), t)) {
+  Type *x = argt(c, 0);
+  DType dt = x->weak && dt_float(x->dt) ? s->opt.model_float : x->dt; /* a literal takes the model's type */
+  Type *t = ty_tensor(s, dt, rank, dims);
+  if (!broadcast(x, t, out, &r, &ba, &bb) || r != rank || !type_equal(ty_tensor(s, dt, r, out), t)) {
     diag_error(s->d, c->e->span, "cannot broadcast %s to %s", T(s, x), T(s, t));
     return fail(s);
   }

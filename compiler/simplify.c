@@ -38,6 +38,33 @@ static IrVal fill(Simp *S, const IrInst *like, double c, IrType t) {
 
 static IrInst *N(Simp *S, IrVal v) { return &S->f->v[v]; }
 
+static IrVal negate(Simp *S, IrVal x, const IrInst *like) {
+  IrInst *in = N(S, x);
+  if (in->op == IR_NEG) return in->args[0];
+  if (is_const(in)) return fill(S, like, -in->num, in->ty);
+  IrInst q = *like;
+  q.op = IR_NEG;
+  q.ty = in->ty;
+  q.args[0] = x;
+  q.nargs = 1;
+  return ir_emit(S->f, &q);
+}
+
+/* A scalar broadcast to the shape of `like`'s result (or itself if equal). */
+static IrVal broadcast_like(Simp *S, IrVal x, const IrInst *like) {
+  IrInst *in = N(S, x);
+  IrType t = like->ty;
+  t.dt = in->ty.dt;
+  if (ir_type_equal(&in->ty, &t)) return x;
+  if (is_const(in)) return fill(S, like, in->num, t);
+  IrInst q = *like;
+  q.op = IR_BROADCAST;
+  q.ty = t;
+  q.args[0] = x;
+  q.nargs = 1;
+  return ir_emit(S->f, &q);
+}
+
 static double fold_binary(IrOp op, DType dt, double a, double b, bool *ok) {
   *ok = true;
   switch (op) {
@@ -81,6 +108,16 @@ static IrVal rewrite(Simp *S, IrInst *p) {
   case IR_NEG:
     if (a->op == IR_NEG) return a->args[0];
     if (is_const(a)) return fill(S, p, -a->num, p->ty);
+    if (a->op == IR_BROADCAST) { /* -(broadcast x) = broadcast(-x): the broadcast can stay implicit */
+      IrInst q = *a;
+      q.args[0] = negate(S, a->args[0], p);
+      return ir_emit(S->f, &q);
+    }
+    if (a->op == IR_DIV && is_const(N(S, a->args[0]))) { /* -(c / x) = (-c) / x */
+      IrInst q = *a;
+      q.args[0] = fill(S, p, -N(S, a->args[0])->num, N(S, a->args[0])->ty);
+      return ir_emit(S->f, &q);
+    }
     break;
   case IR_ADD:
   case IR_SUB:
@@ -122,6 +159,22 @@ static IrVal rewrite(Simp *S, IrInst *p) {
       double c = a->num * N(S, b->args[0])->num;
       p->args[1] = b->args[1];
       p->args[0] = fill(S, p, c, p->ty);
+    }
+    /* (c / s) * x = c x / s for a scalar s: reads as x / n */
+    IrInst *sa = a->op == IR_BROADCAST ? N(S, a->args[0]) : a;
+    if (p->op == IR_MUL && sa->op == IR_DIV && sa->ty.rank == 0 && is_const(N(S, sa->args[0])) && !is_const(b)) {
+      double c = N(S, sa->args[0])->num;
+      IrVal num = c == 1 ? p->args[1] : c == -1 ? negate(S, p->args[1], p) : -1;
+      if (num < 0) {
+        IrInst q = *p;
+        q.args[0] = fill(S, p, c, p->ty);
+        num = ir_emit(S->f, &q);
+      }
+      IrInst q = *p;
+      q.op = IR_DIV;
+      q.args[0] = num;
+      q.args[1] = broadcast_like(S, sa->args[1], p);
+      return ir_emit(S->f, &q);
     }
     if (p->op == IR_MUL && is_const(b) && !is_const(a)) { /* constants first: 2 * x */
       IrVal t = p->args[0];

@@ -300,14 +300,16 @@ RULE(reshape) { (void)v; accum(A, X, reshape(A, g, ty(A, X))); }
 RULE(broadcast) { (void)v; accum(A, X, sum_to(A, g, ty(A, X))); }      // adjoint of broadcast: sum
 RULE(sum_to) { (void)v; accum(A, X, bcast(A, g, ty(A, X))); }
 
+/* a @ b with NumPy's rules (vectors promoted, then the axis dropped). */
 static IrType matmul_type(const IrType *a, const IrType *b) {
-  /* a @ b for the 2-D (or batched) cases the rules build */
-  IrType t = *a;
-  t.dims[t.rank - 1] = b->dims[b->rank - 1];
-  if (b->rank > a->rank) {
-    t = *b;
-    t.dims[t.rank - 2] = a->dims[a->rank - 2];
-  }
+  IrType t = a->rank >= b->rank ? *a : *b;
+  int rank = 0;
+  int batch = (a->rank > b->rank ? a->rank : b->rank) - 2;
+  for (int i = 0; i < batch; i++) t.dims[rank++] = (a->rank >= b->rank ? a : b)->dims[i];
+  if (a->rank >= 2) t.dims[rank++] = a->dims[a->rank - 2];
+  if (b->rank >= 2) t.dims[rank++] = b->dims[b->rank - 1];
+  t.rank = rank;
+  t.dt = a->dt;
   return t;
 }
 
@@ -344,7 +346,17 @@ RULE(matmul) {                          // d(a@b) = da@b + a@db  =>  ga = g@bT, 
     accum(A, Y, ew(A, IR_MUL, bcast(A, g, tb), X));
     return;
   }
-  /* promote vectors to matrices, so g is [.., m, n] */
+  if (ta->rank == 2 && tb->rank == 1) { /* [m,k] @ [k]: ga = outer(g, b), gb = aT @ g */
+    if (A->active[X]) accum(A, X, mm(A, as_matrix(A, g, false), as_matrix(A, Y, true)));
+    if (A->active[Y]) accum(A, Y, mm(A, transpose(A, X), g));
+    return;
+  }
+  if (ta->rank == 1 && tb->rank == 2) { /* [k] @ [k,n]: ga = b @ g, gb = outer(a, g) */
+    if (A->active[X]) accum(A, X, mm(A, Y, g));
+    if (A->active[Y]) accum(A, Y, mm(A, as_matrix(A, X, false), as_matrix(A, g, true)));
+    return;
+  }
+  /* matrices, perhaps batched: a batch axis that was broadcast is summed */
   IrVal a = as_matrix(A, X, true), b = as_matrix(A, Y, false);
   IrType gt = matmul_type(ty(A, a), ty(A, b));
   IrVal gm = reshape(A, g, &gt);

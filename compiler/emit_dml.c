@@ -1,0 +1,486 @@
+/* emit_dml.c - IR printed back as DML source (`dmlc emit grad`).
+ *
+ * The text must be valid DML that checks and recompiles to the same
+ * numbers, and it must read like something a person wrote. So a value
+ * gets its own `let` only when it is used more than once, is a result, or
+ * carries a source name; everything else is written inline, operators with
+ * minimal parentheses. Broadcasts feeding elementwise operators are left
+ * implicit, as the user wrote them; names come from the source (`h`,
+ * `W1`), adjoints are `d_` + the name of their primal, and each statement
+ * ends with a comment saying where it came from. */
+#include "emit_dml.h"
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Emit {
+  const IrFunc *f;
+  FILE *out;
+  Arena *a;
+  int *uses;
+  bool *bound;
+  const char **names;
+  const char **taken;
+  int ntaken, captaken;
+  int temps;
+} Emit;
+
+static const IrInst *I(Emit *E, IrVal v) { return &E->f->v[v]; }
+
+/* ---- names ------------------------------------------------------------- */
+
+static bool is_taken(Emit *E, const char *n) {
+  for (int i = 0; i < E->ntaken; i++)
+    if (strcmp(E->taken[i], n) == 0) return true;
+  return builtin_lookup(n) >= 0;
+}
+
+static const char *claim(Emit *E, const char *base) {
+  const char *n = base;
+  for (int k = 2; is_taken(E, n); k++) n = arena_printf(E->a, "%s_%d", base, k);
+  ARENA_PUSH(E->a, E->taken, E->ntaken, E->captaken, n);
+  return n;
+}
+
+static const char *name_of(Emit *E, IrVal v);
+
+static const char *primal_name(Emit *E, IrVal p) {
+  const IrInst *in = I(E, p);
+  if (in->op == IR_PARAM) return E->f->params[in->index].name;
+  if (in->op == IR_INPUT) return E->f->input_names[in->index];
+  if (E->names[p]) return E->names[p];
+  if (in->name) return in->name;
+  return NULL;
+}
+
+static const char *name_of(Emit *E, IrVal v) {
+  if (E->names[v]) return E->names[v];
+  const IrInst *in = I(E, v);
+  const char *base = NULL;
+  IrVal primal = E->f->adjoint_of && v < E->f->nadjoint_of ? E->f->adjoint_of[v] : -1;
+  if (primal >= 0) {
+    const char *pn = primal_name(E, primal);
+    if (!pn) pn = name_of(E, primal);
+    base = arena_printf(E->a, "d_%s", pn);
+  } else if (in->name) {
+    base = in->name;
+  } else {
+    base = arena_printf(E->a, "t%d", ++E->temps);
+  }
+  E->names[v] = claim(E, base);
+  return E->names[v];
+}
+
+/* ---- expressions -------------------------------------------------------------- */
+
+enum { P_CMP = 1, P_ADD = 2, P_MUL = 3, P_UNARY = 4, P_POW = 5, P_ATOM = 6 };
+
+static void expr(Emit *E, IrVal v, int min_prec, bool elementwise);
+
+static int prec_of(Emit *E, IrVal v) {
+  const IrInst *in = I(E, v);
+  if (E->bound[v]) return P_ATOM;
+  switch (in->op) {
+  case IR_ADD: case IR_SUB: return P_ADD;
+  case IR_MUL: case IR_DIV: case IR_MATMUL: return P_MUL;
+  case IR_POW: return P_POW;
+  case IR_NEG: return P_UNARY;
+  case IR_LT: case IR_LE: case IR_GT: case IR_GE: case IR_EQ: case IR_NE: return P_CMP;
+  case IR_CONST: return in->num < 0 ? P_UNARY : P_ATOM;
+  case IR_FILL: return in->num < 0 ? P_UNARY : P_ATOM;
+  case IR_DIMSIZE: return in->nsize_dims > 1 ? P_MUL : P_ATOM;
+  default: return P_ATOM;
+  }
+}
+
+static void number(Emit *E, double x, DType dt) {
+  if (dt == DT_I32 || dt == DT_BOOL || (x == floor(x) && fabs(x) < 1e15)) {
+    if (dt == DT_BOOL) fputs(x != 0 ? "true" : "false", E->out);
+    else fprintf(E->out, dt == DT_I32 ? "%.0f" : "%.1f", x);
+    return;
+  }
+  char buf[64];
+  for (int p = 1; p <= 17; p++) { /* the shortest text that reads back exactly */
+    snprintf(buf, sizeof buf, "%.*g", p, x);
+    if (strtod(buf, NULL) == x) break;
+  }
+  fputs(buf, E->out);
+}
+
+static void dims(Emit *E, const IrType *t) {
+  for (int i = 0; i < t->rank; i++) {
+    fputs(", ", E->out);
+    if (t->dims[i].sym) fputs(t->dims[i].sym, E->out);
+    else fprintf(E->out, "%lld", (long long)t->dims[i].size);
+  }
+}
+
+static void call1(Emit *E, const char *fn, IrVal a) {
+  fprintf(E->out, "%s(", fn);
+  expr(E, a, 0, false);
+  fputc(')', E->out);
+}
+
+/* Operands of an elementwise op with their BROADCASTs left implicit, when
+ * NumPy broadcasting of what remains still gives the result's shape. */
+static void elided_operands(Emit *E, const IrInst *in, IrVal *ops) {
+  IrType shapes[3];
+  int n = in->nargs;
+  for (int i = 0; i < n; i++) {
+    ops[i] = in->args[i];
+    const IrInst *a = I(E, ops[i]);
+    if (!E->bound[ops[i]] && a->op == IR_BROADCAST) ops[i] = a->args[0];
+    shapes[i] = I(E, ops[i])->ty;
+  }
+  /* the broadcast of the remaining shapes */
+  int rank = 0;
+  for (int i = 0; i < n; i++) rank = shapes[i].rank > rank ? shapes[i].rank : rank;
+  bool ok = rank == in->ty.rank;
+  for (int d = 0; d < rank && ok; d++) {
+    Dim out = {1, NULL};
+    for (int i = 0; i < n; i++) {
+      int k = shapes[i].rank - rank + d;
+      if (k < 0) continue;
+      Dim x = shapes[i].dims[k];
+      if (!x.sym && x.size == 1) continue;
+      out = x;
+    }
+    Dim want = in->ty.dims[d];
+    ok = (out.sym && want.sym && strcmp(out.sym, want.sym) == 0) || (!out.sym && !want.sym && out.size == want.size);
+  }
+  if (!ok) /* keep the first broadcast explicit */
+    for (int i = 0; i < n; i++)
+      if (ops[i] != in->args[i]) {
+        ops[i] = in->args[i];
+        break;
+      }
+}
+
+static void index_list(Emit *E, const IrInst *in, int first_index_arg) {
+  fputc('[', E->out);
+  int arg = first_index_arg;
+  for (int i = 0; i < in->naxes; i++) {
+    if (i) fputs(", ", E->out);
+    if (!in->axes[i].is_slice) {
+      expr(E, in->args[arg++], 0, false);
+    } else if (in->axes[i].hi < 0) {
+      fputc(':', E->out);
+    } else {
+      fprintf(E->out, "%lld:%lld", (long long)in->axes[i].lo, (long long)in->axes[i].hi);
+    }
+  }
+  fputc(']', E->out);
+}
+
+static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
+  const IrInst *in = I(E, v);
+  FILE *out = E->out;
+  if (E->bound[v]) {
+    fputs(name_of(E, v), out);
+    return;
+  }
+  bool paren = prec_of(E, v) < min_prec;
+  if (paren) fputc('(', out);
+  switch (in->op) {
+  case IR_INPUT: fputs(E->f->input_names[in->index], out); break;
+  case IR_PARAM: fputs(E->f->params[in->index].name, out); break;
+  case IR_CONST: number(E, in->num, in->ty.dt); break;
+  case IR_DIMSIZE:
+    for (int i = 0; i < in->nsize_dims; i++) {
+      if (i) fputs(" * ", out);
+      if (in->size_dims[i].sym) fputs(in->size_dims[i].sym, out);
+      else fprintf(out, "%lld", (long long)in->size_dims[i].size);
+    }
+    break;
+  case IR_FILL:
+    if (elementwise) number(E, in->num, in->ty.dt);
+    else if (in->num == 0 || in->num == 1) {
+      fputs(in->num == 0 ? "zeros(" : "ones(", out);
+      dims(E, &in->ty);
+      fputc(')', out);
+    } else {
+      fputs("full(", out);
+      number(E, in->num, in->ty.dt);
+      dims(E, &in->ty);
+      fputc(')', out);
+    }
+    break;
+  case IR_EYE: fprintf(out, "eye(%s)", in->ty.dims[0].sym ? in->ty.dims[0].sym : arena_printf(E->a, "%lld", (long long)in->ty.dims[0].size)); break;
+  case IR_NEG:
+    fputc('-', out);
+    expr(E, in->args[0], P_UNARY, false);
+    break;
+  case IR_CAST: call1(E, dtype_name(in->ty.dt), in->args[0]); break;
+  case IR_SELECT: {
+    IrVal ops[3];
+    elided_operands(E, in, ops);
+    fputs("select(", out);
+    for (int i = 0; i < 3; i++) {
+      if (i) fputs(", ", out);
+      expr(E, ops[i], 0, true);
+    }
+    fputc(')', out);
+    break;
+  }
+  case IR_MATMUL:
+    expr(E, in->args[0], P_MUL, false);
+    fputs(" @ ", out);
+    expr(E, in->args[1], P_MUL + 1, false);
+    break;
+  case IR_RESHAPE:
+  case IR_BROADCAST:
+    fprintf(out, "%s(", in->op == IR_RESHAPE ? "reshape" : "broadcast_to");
+    expr(E, in->args[0], 0, false);
+    dims(E, &in->ty);
+    fputc(')', out);
+    break;
+  case IR_SUM_TO: {
+    /* [a, b..] -> [b..] is sum over axis 0; otherwise the general form */
+    const IrType *x = &I(E, in->args[0])->ty;
+    bool leading = x->rank == in->ty.rank + 1;
+    for (int i = 0; leading && i < in->ty.rank; i++) {
+      Dim p = x->dims[i + 1], q = in->ty.dims[i];
+      leading = (p.sym && q.sym && strcmp(p.sym, q.sym) == 0) || (!p.sym && !q.sym && p.size == q.size);
+    }
+    fputs(leading ? "sum(" : "sum_to(", out);
+    expr(E, in->args[0], 0, false);
+    if (leading) fputs(", axis = 0", out);
+    else dims(E, &in->ty);
+    fputc(')', out);
+    break;
+  }
+  case IR_SOFTMAX:
+  case IR_LOG_SOFTMAX:
+    fprintf(out, "%s(", ir_ops[in->op].dml);
+    expr(E, in->args[0], 0, false);
+    if (in->axis != in->ty.rank - 1) fprintf(out, ", axis = %d", in->axis);
+    fputc(')', out);
+    break;
+  case IR_INDEX:
+    expr(E, in->args[0], P_ATOM, false);
+    index_list(E, in, 1);
+    break;
+  case IR_ONEHOT:
+    fputs("onehot(", out);
+    expr(E, in->args[0], 0, false);
+    dims(E, &(IrType){.rank = 1, .dims = {in->ty.dims[in->ty.rank - 1]}});
+    fputc(')', out);
+    break;
+  case IR_CONV2D:
+  case IR_MAXPOOL2D:
+  case IR_AVGPOOL2D:
+    fprintf(out, "%s(", ir_ops[in->op].dml);
+    expr(E, in->args[0], 0, false);
+    if (in->op == IR_CONV2D) {
+      fputs(", ", out);
+      expr(E, in->args[1], 0, false);
+    } else {
+      fprintf(out, ", (%lld, %lld)", (long long)in->kernel[0], (long long)in->kernel[1]);
+    }
+    fprintf(out, ", stride = (%lld, %lld), pad = (%lld, %lld))", (long long)in->stride[0], (long long)in->stride[1],
+            (long long)in->pad[0], (long long)in->pad[1]);
+    break;
+  default:
+    switch (ir_ops[in->op].kind) {
+    case K_UNARY: call1(E, ir_ops[in->op].dml, in->args[0]); break;
+    case K_BINARY:
+    case K_COMPARE: {
+      IrVal ops[2];
+      elided_operands(E, in, ops);
+      const char *op = ir_ops[in->op].dml;
+      if (isalpha((unsigned char)op[0])) {
+        fprintf(out, "%s(", op);
+        expr(E, ops[0], 0, true);
+        fputs(", ", out);
+        expr(E, ops[1], 0, true);
+        fputc(')', out);
+        break;
+      }
+      int p = prec_of(E, v);
+      /* left-associative; `^` is right-associative; comparisons do not chain */
+      int lp = in->op == IR_POW ? p + 1 : p == P_CMP ? P_ADD : p, rp = in->op == IR_POW ? p : p + 1;
+      expr(E, ops[0], lp, true);
+      fprintf(out, " %s ", op);
+      expr(E, ops[1], rp, true);
+      break;
+    }
+    case K_REDUCE:
+      fprintf(out, "%s(", ir_ops[in->op].dml);
+      expr(E, in->args[0], 0, false);
+      if (in->axis >= 0) fprintf(out, ", axis = %d", in->axis);
+      if (in->keepdims) fputs(", keepdims = true", out);
+      fputc(')', out);
+      break;
+    default: /* calls with positional operands: pick, cross_entropy, mse, l1, l2, transpose */
+      fprintf(out, "%s(", ir_ops[in->op].dml);
+      for (int i = 0; i < in->nargs; i++) {
+        if (i) fputs(", ", out);
+        expr(E, in->args[i], 0, false);
+      }
+      fputc(')', out);
+    }
+  }
+  if (paren) fputc(')', out);
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static const char *short_file(const Source *src) {
+  const char *slash = strrchr(src->name, '/');
+  return slash ? slash + 1 : src->name;
+}
+
+/* What an adjoint differentiates, as the comment shows it: the source text
+ * of an operator expression when it is short, else the operation's name. */
+static const char *why_text(Emit *E, const IrInst *in) {
+  const char *dml = ir_ops[in->op].dml;
+  const char *primal_op = in->why ? in->why : ir_ops[in->op].name;
+  IrOp op = in->op;
+  for (int i = 0; i < IR_OP_COUNT; i++)
+    if (strcmp(ir_ops[i].name, primal_op) == 0) op = (IrOp)i;
+  dml = ir_ops[op].dml;
+  if (dml[0] && isalpha((unsigned char)dml[0]) && op != IR_BROADCAST) return dml;
+  if (in->span.src) {
+    const char *text = in->span.src->text + in->span.lo;
+    int len = (int)(in->span.hi - in->span.lo);
+    if (len > 0 && len <= 28 && !memchr(text, '\n', (size_t)len)) return arena_printf(E->a, "%.*s", len, text);
+  }
+  return dml[0] ? dml : "broadcast";
+}
+
+/* Adjoint instructions inlined into one statement, for its comment. */
+static void collect_whys(Emit *E, IrVal v, const char **list, int *n, int max, bool top) {
+  const IrInst *in = I(E, v);
+  if ((!top && E->bound[v]) || *n >= max) return;
+  if (in->adjoint && in->span.src) {
+    int line, col;
+    span_line_col(in->span, &line, &col);
+    const char *w = in->span.src == E->f->span.src
+                        ? arena_printf(E->a, "%s (:%d)", why_text(E, in), line)
+                        : arena_printf(E->a, "%s (%s:%d)", why_text(E, in), short_file(in->span.src), line);
+    bool seen = false;
+    for (int i = 0; i < *n; i++) seen |= strcmp(list[i], w) == 0;
+    if (!seen) list[(*n)++] = w;
+  }
+  for (int i = 0; i < in->nargs; i++) collect_whys(E, in->args[i], list, n, max, false);
+}
+
+static void comment(Emit *E, IrVal v) {
+  const IrInst *in = I(E, v);
+  if (in->adjoint) {
+    const char *list[4];
+    int n = 0;
+    collect_whys(E, v, list, &n, 4, true);
+    fputs("  // d ", E->out);
+    for (int i = 0; i < n && i < 3; i++) fprintf(E->out, "%s%s", i ? ", " : "", list[i]);
+  } else if (in->span.src) {
+    int line, col;
+    span_line_col(in->span, &line, &col);
+    fprintf(E->out, "  // %s:%d", short_file(in->span.src), line);
+  }
+}
+
+static void type_text(Emit *E, const IrType *t) {
+  fputs(dtype_name(t->dt), E->out);
+  if (!t->rank) return;
+  fputc('[', E->out);
+  for (int i = 0; i < t->rank; i++) {
+    if (i) fputs(", ", E->out);
+    if (t->dims[i].sym) fputs(t->dims[i].sym, E->out);
+    else fprintf(E->out, "%lld", (long long)t->dims[i].size);
+  }
+  fputc(']', E->out);
+}
+
+static bool is_leaf(const IrInst *in) {
+  return in->op == IR_INPUT || in->op == IR_PARAM || in->op == IR_CONST || in->op == IR_DIMSIZE;
+}
+
+static void count_uses(Emit *E) {
+  for (int v = 0; v < E->f->nv; v++) {
+    const IrInst *in = I(E, v);
+    for (int i = 0; i < in->nargs; i++) E->uses[in->args[i]]++;
+  }
+  for (int i = 0; i < E->f->nresults; i++) E->uses[E->f->results[i]] += 2;
+}
+
+bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_name, Diags *d) {
+  Arena *a = f->arena;
+  Emit E = {.f = f, .out = out, .a = a};
+  E.uses = arena_alloc(a, sizeof(int) * (size_t)(f->nv + 1));
+  E.bound = arena_alloc(a, sizeof(bool) * (size_t)(f->nv + 1));
+  E.names = arena_alloc(a, sizeof(char *) * (size_t)(f->nv + 1));
+  for (int i = 0; i < f->nv; i++)
+    if (f->v[i].op == IR_FOR || f->v[i].op == IR_UPDATE) {
+      diag_error(d, f->v[i].span, "emit grad cannot print %s yet",
+                 f->v[i].op == IR_FOR ? "loops" : "indexed updates");
+      return false;
+    }
+  count_uses(&E);
+  /* reserve the names of params and inputs */
+  for (int i = 0; i < f->nparams; i++) ARENA_PUSH(a, E.taken, E.ntaken, E.captaken, f->params[i].name);
+  for (int i = 0; i < f->ninputs; i++) ARENA_PUSH(a, E.taken, E.ntaken, E.captaken, f->input_names[i]);
+  ARENA_PUSH(a, E.taken, E.ntaken, E.captaken, "loss_grad");
+  for (int v = 0; v < f->nv; v++) {
+    const IrInst *in = I(&E, v);
+    if (is_leaf(in) || in->op == IR_BROADCAST) continue;
+    bool is_result = false;
+    for (int i = 0; i < f->nresults; i++) is_result |= f->results[i] == v;
+    if (in->op == IR_FILL && !is_result) continue;
+    E.bound[v] = is_result || E.uses[v] >= 2 || (in->name && !in->adjoint);
+  }
+  if (E.bound[f->results[0]]) E.names[f->results[0]] = claim(&E, "L");
+  for (int i = 1; i < f->nresults && i - 1 < f->ngrad_params; i++) { /* d_W for the gradient of W */
+    IrVal r = f->results[i];
+    if (E.bound[r] && !E.names[r]) E.names[r] = claim(&E, arena_printf(a, "d_%s", f->params[f->grad_params[i - 1]].name));
+  }
+
+  fprintf(out, "// loss_grad of %s, generated by `dmlc emit grad`.\n", source_name);
+  fputs("// Valid DML: d_X is the derivative of the loss with respect to X.\n\n", out);
+  for (int i = 0; i < p->nitems; i++) {
+    const Item *it = p->items[i];
+    if (it->kind != IT_PARAM) continue;
+    fprintf(out, "param %s: ", it->name);
+    type_text(&E, &f->params[it->index].ty);
+    if (it->value) {
+      fputs(" = ", out);
+      ast_print_expr(out, it->value);
+    }
+    fputc('\n', out);
+  }
+  fputs("\nfn loss_grad(", out);
+  for (int i = 0; i < f->ninputs; i++) {
+    fprintf(out, "%s%s: ", i ? ", " : "", f->input_names[i]);
+    type_text(&E, &f->input_types[i]);
+  }
+  fputs(") -> (", out);
+  for (int i = 0; i < f->nresults; i++) {
+    if (i) fputs(", ", out);
+    type_text(&E, &f->v[f->results[i]].ty);
+  }
+  fputs(") {\n", out);
+  bool reverse_started = false;
+  for (int k = 0; k < f->body.n; k++) {
+    IrVal v = f->body.ids[k];
+    if (!E.bound[v]) continue;
+    const IrInst *in = I(&E, v);
+    if (in->adjoint && !reverse_started) {
+      fputs("    // reverse sweep\n", out);
+      reverse_started = true;
+    }
+    fprintf(out, "    let %s = ", name_of(&E, v));
+    E.bound[v] = false; /* print its expression, not its name */
+    expr(&E, v, 0, false);
+    E.bound[v] = true;
+    comment(&E, v);
+    fputc('\n', out);
+  }
+  fputs("    (", out);
+  for (int i = 0; i < f->nresults; i++) {
+    if (i) fputs(", ", out);
+    expr(&E, f->results[i], 0, false);
+  }
+  fputs(")\n}\n", out);
+  return true;
+}
