@@ -58,7 +58,9 @@ static const char *name_of(Emit *E, IrVal v) {
   if (E->names[v]) return E->names[v];
   const IrInst *in = I(E, v);
   const char *base = NULL;
-  IrVal primal = E->f->adjoint_of && v < E->f->nadjoint_of ? E->f->adjoint_of[v] : -1;
+  /* the primal always comes earlier, which also rules out naming cycles */
+  IrVal primal = E->f->adjoint_of && v < E->f->nadjoint_of && in->adjoint ? E->f->adjoint_of[v] : -1;
+  if (primal >= v) primal = -1;
   if (primal >= 0) {
     const char *pn = primal_name(E, primal);
     if (!pn) pn = name_of(E, primal);
@@ -108,9 +110,10 @@ static void number(Emit *E, double x, DType dt) {
   fputs(buf, E->out);
 }
 
-static void dims(Emit *E, const IrType *t) {
+/* The dims of t as call arguments; `after` when other arguments precede. */
+static void dims_args(Emit *E, const IrType *t, bool after) {
   for (int i = 0; i < t->rank; i++) {
-    fputs(", ", E->out);
+    if (i || after) fputs(", ", E->out);
     if (t->dims[i].sym) fputs(t->dims[i].sym, E->out);
     else fprintf(E->out, "%lld", (long long)t->dims[i].size);
   }
@@ -197,12 +200,12 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
     if (elementwise) number(E, in->num, in->ty.dt);
     else if (in->num == 0 || in->num == 1) {
       fputs(in->num == 0 ? "zeros(" : "ones(", out);
-      dims(E, &in->ty);
+      dims_args(E, &in->ty, false);
       fputc(')', out);
     } else {
       fputs("full(", out);
       number(E, in->num, in->ty.dt);
-      dims(E, &in->ty);
+      dims_args(E, &in->ty, true);
       fputc(')', out);
     }
     break;
@@ -232,7 +235,7 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
   case IR_BROADCAST:
     fprintf(out, "%s(", in->op == IR_RESHAPE ? "reshape" : "broadcast_to");
     expr(E, in->args[0], 0, false);
-    dims(E, &in->ty);
+    dims_args(E, &in->ty, true);
     fputc(')', out);
     break;
   case IR_SUM_TO: {
@@ -246,7 +249,7 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
     fputs(leading ? "sum(" : "sum_to(", out);
     expr(E, in->args[0], 0, false);
     if (leading) fputs(", axis = 0", out);
-    else dims(E, &in->ty);
+    else dims_args(E, &in->ty, true);
     fputc(')', out);
     break;
   }
@@ -264,7 +267,7 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
   case IR_ONEHOT:
     fputs("onehot(", out);
     expr(E, in->args[0], 0, false);
-    dims(E, &(IrType){.rank = 1, .dims = {in->ty.dims[in->ty.rank - 1]}});
+    dims_args(E, &(IrType){.rank = 1, .dims = {in->ty.dims[in->ty.rank - 1]}}, true);
     fputc(')', out);
     break;
   case IR_CONV2D:
@@ -412,9 +415,8 @@ bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_n
   E.bound = arena_alloc(a, sizeof(bool) * (size_t)(f->nv + 1));
   E.names = arena_alloc(a, sizeof(char *) * (size_t)(f->nv + 1));
   for (int i = 0; i < f->nv; i++)
-    if (f->v[i].op == IR_FOR || f->v[i].op == IR_UPDATE) {
-      diag_error(d, f->v[i].span, "emit grad cannot print %s yet",
-                 f->v[i].op == IR_FOR ? "loops" : "indexed updates");
+    if (f->v[i].op == IR_FOR) {
+      diag_error(d, f->v[i].span, "emit grad cannot print loops yet");
       return false;
     }
   count_uses(&E);
@@ -428,7 +430,8 @@ bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_n
     bool is_result = false;
     for (int i = 0; i < f->nresults; i++) is_result |= f->results[i] == v;
     if (in->op == IR_FILL && !is_result) continue;
-    E.bound[v] = is_result || E.uses[v] >= 2 || (in->name && !in->adjoint);
+    /* an indexed update is a statement of its own: var u = a; u[i] = b */
+    E.bound[v] = is_result || E.uses[v] >= 2 || (in->name && !in->adjoint) || in->op == IR_UPDATE;
   }
   if (E.bound[f->results[0]]) E.names[f->results[0]] = claim(&E, "L");
   for (int i = 1; i < f->nresults && i - 1 < f->ngrad_params; i++) { /* d_W for the gradient of W */
@@ -468,6 +471,18 @@ bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_n
     if (in->adjoint && !reverse_started) {
       fputs("    // reverse sweep\n", out);
       reverse_started = true;
+    }
+    if (in->op == IR_UPDATE) {
+      const char *n = name_of(&E, v);
+      fprintf(out, "    var %s = ", n);
+      expr(&E, in->args[0], 0, false);
+      comment(&E, v);
+      fprintf(out, "\n    %s", n);
+      index_list(&E, in, 2);
+      fputs(" = ", out);
+      expr(&E, in->args[1], 0, false);
+      fputc('\n', out);
+      continue;
     }
     fprintf(out, "    let %s = ", name_of(&E, v));
     E.bound[v] = false; /* print its expression, not its name */

@@ -490,7 +490,7 @@ bool ad_reverse(IrFunc *f, Diags *d) {
   f->nadjoint_of = f->nv;
   for (int i = 0; i < f->nv; i++) f->adjoint_of[i] = -1;
   for (IrVal v = A.nprimal - 1; v >= 0; v--)
-    if (A.adj[v] >= 0 && f->adjoint_of[A.adj[v]] < 0 && !f->v[A.adj[v]].name) f->adjoint_of[A.adj[v]] = v;
+    if (A.adj[v] >= A.nprimal && f->adjoint_of[A.adj[v]] < 0) f->adjoint_of[A.adj[v]] = v; /* adjoint values only */
   IrVal *param_val = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(f->nparams + 1));
   for (int i = 0; i < f->nparams; i++) param_val[i] = -1;
   for (IrVal v = 0; v < A.nprimal; v++)
