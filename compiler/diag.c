@@ -233,7 +233,7 @@ static void print_one(Diags *d, FILE *out, const Diag *g) {
 }
 
 int diag_flush(Diags *d, FILE *out) {
-  qsort(d->list, (size_t)d->len, sizeof(Diag *), compare_diags);
+  if (d->len) qsort(d->list, (size_t)d->len, sizeof(Diag *), compare_diags);
   for (int i = 0; i < d->len; i++) {
     print_one(d, out, d->list[i]);
     for (const Diag *n = d->list[i]->notes; n; n = n->next) print_one(d, out, n);

@@ -25,6 +25,7 @@ static const char *usage_text =
     "  emit source FILE       print the program back as DML, as the parser read it\n"
     "  emit ir FILE           print the tensor IR of the loss and each function\n"
     "  emit grad FILE         print loss_grad, the generated gradient program, as DML\n"
+    "  emit grad-ir FILE      print loss_grad as tensor IR, after simplification\n"
     "  gradcheck FILE         compare loss_grad with finite differences (f64)\n"
     "\n"
     "options:\n"
@@ -138,13 +139,15 @@ static bool parse_args(int argc, char **argv, Options *o, int *status) {
 
 /* Parse and check one file; print its diagnostics; true if error-free. */
 static bool load_and_check(Front *f, const char *path, const Options *o, bool check) {
+  f->diags.werror = o->werror;
   bool ok = front_parse_file(f, path);
   if (ok && check) ok = front_check(f, o->sema);
   return ok;
 }
 
 static int flush(Front *f, const Options *o) {
-  f->diags.color = o->color < 0 ? isatty(2) && !getenv("NO_COLOR") : o->color;
+  const char *no_color = getenv("NO_COLOR"); /* no-color.org: set and not empty */
+  f->diags.color = o->color < 0 ? isatty(2) && !(no_color && *no_color) : o->color;
   return diag_flush(&f->diags, stderr);
 }
 
@@ -168,7 +171,8 @@ static int emit_tokens(const char *path, const Options *o, const char *stdlib_di
   char *why = NULL;
   Source *src = source_from_file(&f.arena, path, &why);
   if (!src) {
-    fprintf(stderr, "dmlc: %s\n", why);
+    diag_error(&f.diags, (Span){0}, "%s", why);
+    flush(&f, o);
     front_free(&f);
     return 1;
   }
@@ -228,7 +232,7 @@ static bool emit_grad(Front *f, const Options *o, const char *path, bool raw) {
 }
 
 static int cmd_emit(const Options *o, const char *stdlib_dir) {
-  static const char *whats = "tokens, ast, source, ir or grad";
+  static const char *whats = "tokens, ast, source, ir, grad or grad-ir";
   if (!o->what) return usage_error("emit needs what to print (%s): dmlc emit ast model.dml", whats);
   if (o->nfiles != 1) return usage_error("emit takes exactly one file: dmlc emit %s model.dml", o->what);
   if (strcmp(o->what, "tokens") == 0) return emit_tokens(o->files[0], o, stdlib_dir);

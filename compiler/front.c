@@ -24,6 +24,12 @@ static bool dir_exists_with(const char *dir, const char *file) {
   return access(path, R_OK) == 0;
 }
 
+/* The folder as an absolute path without `..`, so messages show it plainly. */
+static const char *normalised(Arena *a, const char *dir) {
+  char real[PATH_MAX];
+  return realpath(dir, real) ? arena_strndup(a, real, strlen(real)) : dir;
+}
+
 const char *front_default_stdlib(Arena *a, const char *argv0) {
   const char *env = getenv("DMLC_STDLIB");
   if (env && *env) return env;
@@ -37,10 +43,10 @@ const char *front_default_stdlib(Arena *a, const char *argv0) {
     const char *rel[] = {"/stdlib", "/../stdlib", "/../share/dmlc/stdlib"};
     for (int i = 0; i < 3; i++) {
       char *cand = arena_printf(a, "%s%s", exe, rel[i]);
-      if (dir_exists_with(cand, "nn.dml")) return cand;
+      if (dir_exists_with(cand, "nn.dml")) return normalised(a, cand);
     }
   }
-  return DMLC_STDLIB_DIR;
+  return normalised(a, DMLC_STDLIB_DIR);
 }
 
 static bool already_loaded(Front *f, const char *path) {

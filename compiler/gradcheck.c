@@ -238,8 +238,8 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
       if (worst > worst_all) worst_all = worst;
     }
     if (status == 0)
-      fprintf(out, "ok: %d gradient%s match finite differences (worst %.1e <= %.0e)\n", grad->ngrad_params,
-              grad->ngrad_params == 1 ? "" : "s", worst_all, opt->tolerance);
+      fprintf(out, "ok: %d gradient%s finite differences (worst %.1e <= %.0e)\n", grad->ngrad_params,
+              grad->ngrad_params == 1 ? " matches" : "s match", worst_all, opt->tolerance);
   }
   if (g)
     for (int i = 0; i < grad->nresults; i++) tensor_free(&g[i]);

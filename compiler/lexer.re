@@ -127,18 +127,22 @@ static int lex_string(Lexer *lx, YYSTYPE *val) {
   return STRING;
 }
 
-static void skip_block_comment(Lexer *lx) {
+/* Returns whether the comment spans lines: then it ends a statement as the
+ * newline it contains would. */
+static bool skip_block_comment(Lexer *lx) {
   const unsigned char *p = lx->cur;
   while (p + 1 < lx->lim && !(p[0] == '*' && p[1] == '/')) p++;
+  bool multiline = memchr(lx->cur, '\n', (size_t)(p - lx->cur)) != NULL;
   if (p + 1 >= lx->lim) {
     diag_error(lx->ab.diags, span_at(lx, lx->tok, lx->tok + 2), "unterminated comment");
     diag_hint(lx->ab.diags, "a `/*` comment ends with `*/`");
     check_utf8(lx, lx->cur, lx->lim);
     lx->cur = lx->lim;
-    return;
+    return false;
   }
   check_utf8(lx, lx->cur, p);
   lx->cur = p + 2;
+  return multiline;
 }
 
 /* These keywords only ever start a statement or item. Seeing one means a
@@ -185,7 +189,10 @@ static int lex_token(Lexer *lx, YYSTYPE *val) {
         continue;
       }
       "//" [^\n\x00]* { check_utf8(lx, lx->tok + 2, lx->cur); continue; }
-      "/*" { skip_block_comment(lx); continue; }
+      "/*" {
+        if (skip_block_comment(lx) && lx->paren_depth == 0 && ends_expression(lx->last)) return SEP;
+        continue;
+      }
       ["] { return lex_string(lx, val); }
 
       "use"    { return statement_keyword(lx, USE); }

@@ -21,8 +21,8 @@ typedef struct Local {
 } Local;
 
 typedef struct Frame {
-  const char *sym[16];
-  Dim dim[16];
+  const char *sym[32]; /* sema allows at most 32 per call */
+  Dim dim[32];
   int nsym;
   DType real;
   Local *locals;
@@ -249,7 +249,7 @@ static void bind_signature(Lower *L, Frame *fr, Item *fn, IrVal *args) {
       if (!pt->dims[k].sym) continue;
       int j = 0;
       while (j < fr->nsym && strcmp(fr->sym[j], pt->dims[k].sym) != 0) j++;
-      if (j == fr->nsym && j < 16) {
+      if (j == fr->nsym && j < 32) {
         fr->sym[j] = pt->dims[k].sym;
         fr->dim[j] = at->dims[k];
         fr->nsym++;

@@ -71,6 +71,15 @@ static Item *new_item(Lexer *lx, ItemKind k, Span sp) {
   return it;
 }
 
+/* if c { } else { } and while c { }: parsed whole, so that one message
+ * covers them and recovery need not guess where they end. */
+static void report_reserved(Lexer *lx, const char *word, Span at);
+
+static Stmt *reserved_construct(Lexer *lx, const char *word, Span at) {
+  report_reserved(lx, word, at);
+  return new_stmt(lx, ST_ERROR, at);
+}
+
 static TypeExpr *new_type(Lexer *lx, Span sp, DType dt) {
   TypeExpr *t = ARENA_NEW(A, TypeExpr);
   t->span = sp;
@@ -191,9 +200,9 @@ item
       $$ = new_item(lx, IT_TRAIN, @$); $$->name = "train"; $$->name_span = @1;
       $$->entries = $3->v; $$->nentries = $3->n;
     }
-  | FN error block  { $$ = NULL; }
-  | LOSS error block { $$ = NULL; }
-  | error           { $$ = NULL; }
+  | FN error block  { $$ = NULL; yyerrok; }
+  | LOSS error block { $$ = NULL; yyerrok; }
+  | error           { $$ = NULL; yyerrok; } /* reduced at the end of the line: what follows is new */
   ;
 
 params
@@ -241,13 +250,17 @@ entries
   | seps                    { $$ = ARENA_NEW(A, struct EntryList); }
   | entries_ne              { $$ = $1; }
   | seps entries_ne         { $$ = $2; }
+  | entry                   { $$ = ARENA_NEW(A, struct EntryList); ARENA_PUSH(A, $$->v, $$->n, $$->cap, $1); }
+  | seps entry              { $$ = ARENA_NEW(A, struct EntryList); ARENA_PUSH(A, $$->v, $$->n, $$->cap, $2); }
+  | entries_ne entry        { $$ = $1; ARENA_PUSH(A, $$->v, $$->n, $$->cap, $2); }
+  | seps entries_ne entry   { $$ = $2; ARENA_PUSH(A, $$->v, $$->n, $$->cap, $3); }
   ;
 
 entries_ne
   : entry seps              { $$ = ARENA_NEW(A, struct EntryList); ARENA_PUSH(A, $$->v, $$->n, $$->cap, $1); }
-  | error seps              { $$ = ARENA_NEW(A, struct EntryList); }
+  | error seps              { $$ = ARENA_NEW(A, struct EntryList); yyerrok; }
   | entries_ne entry seps   { $$ = $1; ARENA_PUSH(A, $$->v, $$->n, $$->cap, $2); }
-  | entries_ne error seps   { $$ = $1; }
+  | entries_ne error seps   { $$ = $1; yyerrok; }
   ;
 
 entry
@@ -282,8 +295,10 @@ stmt
     }
   | RETURN expr   { $$ = new_stmt(lx, ST_RETURN, @$); $$->value = $2; }
   | expr          { $$ = new_stmt(lx, ST_EXPR, @$); $$->value = $1; }
-  | error         { $$ = new_stmt(lx, ST_ERROR, @$); }
-  | error block   { $$ = new_stmt(lx, ST_ERROR, @$); } /* skip a whole unknown construct: if x { ... } */
+  | RESERVED expr block            { $$ = reserved_construct(lx, $1, @1); }
+  | RESERVED expr block RESERVED block { $$ = reserved_construct(lx, $1, @1); }
+  | error         { $$ = new_stmt(lx, ST_ERROR, @$); yyerrok; }
+  | error block   { $$ = new_stmt(lx, ST_ERROR, @$); yyerrok; } /* skip a whole unknown construct: if x { ... } */
   ;
 
 assign_op
@@ -423,6 +438,16 @@ const char *token_name(int tok) {
   return symbol_text(YYTRANSLATE(tok));
 }
 
+static void report_reserved(Lexer *lx, const char *word, Span at) {
+  diag_error(lx->ab.diags, at, "`%s` is not part of DML", word);
+  if (strcmp(word, "if") == 0 || strcmp(word, "else") == 0)
+    diag_hint(lx->ab.diags, "choose between values with select(cond, a, b); see docs/language.md");
+  else if (strcmp(word, "while") == 0)
+    diag_hint(lx->ab.diags, "loops run over a range: for i in 0..n { ... }");
+  else
+    diag_hint(lx->ab.diags, "`%s` is reserved for future use", word);
+}
+
 static bool is_char(yysymbol_kind_t s, char c) {
   const char *n = yysymbol_name(s);
   return n[0] == '\'' && n[1] == c && n[2] == '\'';
@@ -479,14 +504,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Lexer *lx) {
   if (expr_start) items[nitems++] = "an expression";
   if (operators) items[nitems++] = "an operator";
   if (got == YYSYMBOL_RESERVED) {
-    const char *word = arena_printf(a, "%.*s", (int)(loc->hi - loc->lo), loc->src->text + loc->lo);
-    diag_error(lx->ab.diags, *loc, "`%s` is not part of DML", word);
-    if (strcmp(word, "if") == 0 || strcmp(word, "else") == 0)
-      diag_hint(lx->ab.diags, "choose between values with select(cond, a, b); see docs/language.md");
-    else if (strcmp(word, "while") == 0)
-      diag_hint(lx->ab.diags, "loops run over a range: for i in 0..n { ... }");
-    else
-      diag_hint(lx->ab.diags, "`%s` is reserved for future use", word);
+    report_reserved(lx, arena_printf(a, "%.*s", (int)(loc->hi - loc->lo), loc->src->text + loc->lo), *loc);
     return 0;
   }
   if (got == YYSYMBOL_YYEOF && expects_char(exp, n, '}') && lx->nbraces > 0) {

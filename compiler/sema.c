@@ -245,7 +245,7 @@ static const char *item_kind_word(const Item *it) {
 }
 
 static Binding *declare(Sema *s, const char *name, Span at, Type *t, BindKind k) {
-  for (Binding *b = s->scope; b && b->depth == s->depth; b = b->next) {
+  for (Binding *b = s->scope; b && b->depth == s->depth && strcmp(name, "_") != 0; b = b->next) {
     if (strcmp(b->name, name) == 0) {
       diag_error(s->d, at, "`%s` is already defined in this block", name);
       diag_note(s->d, b->span, "previous definition of `%s` is here", name);
@@ -310,7 +310,9 @@ static bool unify_dtypes(Sema *s, Expr *at, const char *what, Type *a, Type *b, 
   if (a->dt != b->dt) {
     diag_error(s->d, at->span, "mismatched types %s and %s in %s", T(s, at->lhs ? at->lhs->type : a),
                T(s, at->rhs ? at->rhs->type : b), what);
-    diag_hint(s->d, "convert one side explicitly, e.g. %s(...)", dtype_name(a->dt == DT_I32 ? b->dt : a->dt));
+    DType to = a->dt == DT_I32 ? b->dt : a->dt;
+    if (to == DT_REAL) diag_hint(s->d, "`real` follows the caller's float type; convert the other side to match");
+    else diag_hint(s->d, "convert one side explicitly, e.g. %s(...)", dtype_name(to));
     return false;
   }
   *out = a->dt;
@@ -390,6 +392,11 @@ static Type *check_name(Sema *s, Expr *e) {
   if (s->in_result_type) {
     diag_error(s->d, e->span, "dimension `%s` of the result type does not appear in the parameters", e->name);
     diag_hint(s->d, "a symbolic size is introduced by a parameter's type, e.g. x: f32[%s]", e->name);
+    return fail(s);
+  }
+  if (s->sig_mode && it && it->kind == IT_PARAM) {
+    diag_error(s->d, e->span, "param `%s` cannot be used as a dimension", e->name);
+    diag_hint(s->d, "a dimension is a number, a const, or a new name such as `n`");
     return fail(s);
   }
   if (s->sig_mode) { /* a new symbolic dimension of this signature */
@@ -510,6 +517,11 @@ static Type *check_binary(Sema *s, Expr *e) {
   t = broadcast_or_fail(s, e, what, a, b, binop_is_comparison(e->op) ? DT_BOOL : dt);
   if (is_err(t)) return t;
   t->weak = weak;
+  if (e->op == OP_POW && dt == DT_I32 && b->is_const && b->value < 0) {
+    diag_error(s->d, e->rhs->span, "an integer power needs a non-negative exponent, not %g", b->value);
+    diag_hint(s->d, "for a fraction, make the base a float: 2.0 ^ -1");
+    return fail(s);
+  }
   if (a->is_const && b->is_const) {
     t->is_const = true;
     t->value = fold(e->op, a->value, b->value, dt == DT_I32);
@@ -721,10 +733,12 @@ static bool bind_args(Sema *s, Expr *call, const char *callee, const char *const
 }
 
 /* Unification of a callee's signature with argument types. */
+enum { MAX_SYMS = 32 };
+
 typedef struct Subst {
-  const char *sym[16];
-  Dim dim[16];
-  Span from[16];
+  const char *sym[MAX_SYMS];
+  Dim dim[MAX_SYMS];
+  Span from[MAX_SYMS];
   int n;
   DType real;
   bool real_bound;
@@ -763,8 +777,8 @@ static bool unify_arg(Sema *s, Subst *u, const char *callee, const Param *p, con
   bool ok = true;
   DType dt = want->dt;
   if (dt == DT_REAL) {
-    if (!dt_float(got->dt)) ok = false;
-    else if (got->weak) dt = u->real_bound ? u->real : DT_F32;
+    if (got->weak && dt_numeric(got->dt)) dt = u->real_bound ? u->real : DT_F32; /* a literal: any real */
+    else if (!dt_float(got->dt)) ok = false;
     else if (u->real_bound && u->real != got->dt) {
       Type w = *want;
       w.dt = u->real;
@@ -793,12 +807,15 @@ static bool unify_arg(Sema *s, Subst *u, const char *callee, const Param *p, con
     int k = 0;
     while (k < u->n && strcmp(u->sym[k], w.sym) != 0) k++;
     if (k == u->n) {
-      if (u->n < 16) {
-        u->sym[u->n] = w.sym;
-        u->dim[u->n] = g;
-        u->from[u->n] = arg->span;
-        u->n++;
+      if (u->n == MAX_SYMS) {
+        diag_error(s->d, arg->span, "`%s` has more than %d symbolic dimensions, which calls do not support", callee,
+                   MAX_SYMS);
+        return false;
       }
+      u->sym[u->n] = w.sym;
+      u->dim[u->n] = g;
+      u->from[u->n] = arg->span;
+      u->n++;
       continue;
     }
     if (!dim_equal(u->dim[k], g)) {
@@ -868,7 +885,8 @@ static Type *check_cast(Sema *s, Expr *e) {
     diag_error(s->d, e->span, "cannot convert %s to %s", T(s, a), dtype_name(e->cast));
     return fail(s);
   }
-  Type *t = ty_with_dtype(s, a, e->cast);
+  DType to = e->cast == DT_F32 ? s->opt.model_float : e->cast; /* --dtype f64 rebuilds f32 as f64 */
+  Type *t = ty_with_dtype(s, a, to);
   if (a->is_const) {
     t->is_const = true;
     t->value = e->cast == DT_I32 ? trunc(a->value) : e->cast == DT_BOOL ? (a->value != 0) : a->value;
@@ -894,6 +912,14 @@ static bool need_tensor(BCall *c, int i, bool want_float) {
   Sema *s = c->s;
   Type *t = argt(c, i);
   const char *pname = c->info->params[i].name;
+  if (want_float && is_tensor(t) && t->weak && t->dt == DT_I32) { /* exp(1): the literal is a float */
+    Type *f = ty_alloc(s);
+    *f = *t;
+    f->dt = DT_F32;
+    f->is_dim = false;
+    c->arg[i]->type = f;
+    return true;
+  }
   if (!is_tensor(t) || (want_float ? !dt_float(t->dt) : !dt_numeric(t->dt))) {
     diag_error(s->d, c->arg[i]->span, "`%s` needs a %s tensor for `%s`, not %s", c->info->name,
                want_float ? "float" : "numeric", pname, T(s, t));
@@ -1007,6 +1033,12 @@ static Type *rule_clip(BCall *c) {
       diag_error(c->s->d, c->arg[i]->span, "the bounds of `clip` must be scalars, not %s", T(c->s, argt(c, i)));
       return fail(c->s);
     }
+    DType dt;
+    bool weak;
+    Expr tmp = *c->e;
+    tmp.lhs = c->arg[0];
+    tmp.rhs = c->arg[i];
+    if (!unify_dtypes(c->s, &tmp, "`clip`", argt(c, 0), argt(c, i), &dt, &weak)) return fail(c->s);
   }
   return same(c, 0);
 }
@@ -1445,6 +1477,12 @@ static Type *check_builtin_call(Sema *s, Expr *e, int id) {
   bool variadic = info->nparams && info->params[info->nparams - 1].variadic;
   Bound bd;
   if (!bind_args(s, e, info->name, names, optional, info->nparams, variadic, &bd) || !ok) return fail(s);
+  if ((id == BI_MAX || id == BI_MIN) && e->nargs >= 2 && !e->args[1].name) {
+    diag_warning(s->d, e->span, "`%s(x, k)` reduces over axis k; it is not the elementwise %s", info->name,
+                 id == BI_MAX ? "maximum" : "minimum");
+    diag_hint(s->d, "write %s(x, axis = k) for the reduction, or %s(x, y) for the elementwise one", info->name,
+              id == BI_MAX ? "maximum" : "minimum");
+  }
   for (int i = 0; i < bd.nrest; i++)
     if (is_err(bd.rest[i]->type)) return fail(s);
   e->bound = arena_alloc(s->a, sizeof(Expr *) * 8);
@@ -1577,6 +1615,7 @@ static void check_let(Sema *s, Stmt *st) {
     Type *fixed = ty_alloc(s);
     *fixed = *t;
     fixed->weak = fixed->is_const = fixed->is_dim = false;
+    if (fixed->dt == DT_F32) fixed->dt = s->opt.model_float;
     st->binding->type = fixed;
   }
 }
@@ -1794,11 +1833,16 @@ static void check_const(Sema *s, Item *it) {
       diag_error(s->d, it->value->span, "const `%s` is declared as %s, but its value has type %s", it->name,
                  T(s, want), T(s, v));
       v = fail(s);
+    } else if (!is_err(want) && want->dt == DT_REAL) {
+      diag_error(s->d, it->type->span, "`real` is only allowed in function signatures");
+      v = fail(s);
     } else if (!is_err(want)) {
       Type *t = ty_alloc(s);
       *t = *v;
       t->dt = want->dt;
       t->weak = false;
+      t->is_dim = false;
+      mark_int_dim(t); /* only an integer const is a dimension */
       v = t;
     }
   }
@@ -2021,23 +2065,25 @@ typedef struct NamedSpec {
   const char *params[6];
 } NamedSpec;
 
+/* Argument kinds by suffix: `#` a positive integer, `~` a number >= 0,
+ * `%` a number in [0, 1), none a positive number. */
 static const NamedSpec optimizers[] = {
     {"sgd", {"lr"}},
-    {"momentum", {"lr", "momentum"}},
-    {"nesterov", {"lr", "momentum"}},
-    {"adam", {"lr", "beta1", "beta2", "eps"}},
-    {"adamw", {"lr", "beta1", "beta2", "eps", "weight_decay"}},
-    {"rmsprop", {"lr", "alpha", "eps"}},
-    {"lbfgs", {"history", "tol", "max_iters"}},
-    {"newton", {"damping", "tol", "max_iters"}},
-    {"newton_cg", {"tol", "cg_iters", "max_iters"}},
+    {"momentum", {"lr", "momentum%"}},
+    {"nesterov", {"lr", "momentum%"}},
+    {"adam", {"lr", "beta1%", "beta2%", "eps"}},
+    {"adamw", {"lr", "beta1%", "beta2%", "eps", "weight_decay~"}},
+    {"rmsprop", {"lr", "alpha%", "eps"}},
+    {"lbfgs", {"history#", "tol", "max_iters#"}},
+    {"newton", {"damping~", "tol", "max_iters#"}},
+    {"newton_cg", {"tol", "cg_iters#", "max_iters#"}},
 };
 
 static const NamedSpec schedules[] = {
     {"constant", {0}},
-    {"step", {"every", "gamma"}},
-    {"cosine", {"min_lr"}},
-    {"warmup", {"epochs"}},
+    {"step", {"every#", "gamma"}},
+    {"cosine", {"min_lr~"}},
+    {"warmup", {"epochs#"}},
 };
 
 static const NamedSpec metrics[] = {{"accuracy", {0}}, {"rmse", {0}}, {"none", {0}}};
@@ -2070,15 +2116,30 @@ static void check_named_spec(Sema *s, Expr *e, const char *what, const NamedSpec
   if (e->kind != EX_CALL) return;
   int np = 0;
   bool optional[6] = {true, true, true, true, true, true};
-  while (np < 6 && table[k].params[np]) np++;
+  const char *names[6];
+  char kinds[6];
+  while (np < 6 && table[k].params[np]) {
+    const char *p = table[k].params[np];
+    size_t len = strlen(p);
+    kinds[np] = strchr("#~%", p[len - 1]) ? p[len - 1] : 0;
+    names[np] = kinds[np] ? arena_strndup(s->a, p, len - 1) : p;
+    np++;
+  }
   Bound bd;
   for (int i = 0; i < e->nargs; i++) check_expr(s, e->args[i].value);
-  if (!bind_args(s, e, name, table[k].params, optional, np, false, &bd)) return;
+  if (!bind_args(s, e, name, names, optional, np, false, &bd)) return;
   for (int i = 0; i < np; i++) {
     double v;
     if (!bd.arg[i] || is_err(bd.arg[i]->type)) continue;
-    if (!const_number(bd.arg[i]->type, &v) || v <= 0)
-      diag_error(s->d, bd.arg[i]->span, "`%s` of `%s` must be a positive number", table[k].params[i], name);
+    bool num = const_number(bd.arg[i]->type, &v);
+    bool ok = kinds[i] == '#'   ? num && bd.arg[i]->type->dt == DT_I32 && v > 0
+              : kinds[i] == '~' ? num && v >= 0
+              : kinds[i] == '%' ? num && v >= 0 && v < 1
+                                : num && v > 0;
+    static const char *want[] = {"a positive number", "a positive integer", "a number >= 0", "a number in [0, 1)"};
+    if (!ok)
+      diag_error(s->d, bd.arg[i]->span, "`%s` of `%s` must be %s", names[i], name,
+                 want[kinds[i] == '#' ? 1 : kinds[i] == '~' ? 2 : kinds[i] == '%' ? 3 : 0]);
   }
 }
 
