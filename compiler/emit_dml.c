@@ -125,16 +125,23 @@ static void call1(Emit *E, const char *fn, IrVal a) {
   fputc(')', E->out);
 }
 
+/* A FILL printed inline in an elementwise expression is a bare number. */
+static bool prints_as_scalar(Emit *E, IrVal v) { return !E->bound[v] && I(E, v)->op == IR_FILL; }
+
 /* Operands of an elementwise op with their BROADCASTs left implicit, when
- * NumPy broadcasting of what remains still gives the result's shape. */
-static void elided_operands(Emit *E, const IrInst *in, IrVal *ops) {
+ * NumPy broadcasting of what remains still gives the result's shape.
+ * full[i] says operand i must print with its own shape (a FILL written as
+ * zeros(...) rather than 0). */
+static void elided_operands(Emit *E, const IrInst *in, IrVal *ops, bool *full) {
   IrType shapes[3];
   int n = in->nargs;
   for (int i = 0; i < n; i++) {
     ops[i] = in->args[i];
+    full[i] = false;
     const IrInst *a = I(E, ops[i]);
     if (!E->bound[ops[i]] && a->op == IR_BROADCAST) ops[i] = a->args[0];
     shapes[i] = I(E, ops[i])->ty;
+    if (prints_as_scalar(E, ops[i])) shapes[i].rank = 0;
   }
   /* the broadcast of the remaining shapes */
   int rank = 0;
@@ -152,12 +159,17 @@ static void elided_operands(Emit *E, const IrInst *in, IrVal *ops) {
     Dim want = in->ty.dims[d];
     ok = (out.sym && want.sym && strcmp(out.sym, want.sym) == 0) || (!out.sym && !want.sym && out.size == want.size);
   }
-  if (!ok) /* keep the first broadcast explicit */
-    for (int i = 0; i < n; i++)
-      if (ops[i] != in->args[i]) {
-        ops[i] = in->args[i];
-        break;
-      }
+  if (ok) return;
+  for (int i = 0; i < n; i++) /* keep one broadcast explicit, or one fill full-sized */
+    if (ops[i] != in->args[i]) {
+      ops[i] = in->args[i];
+      return;
+    }
+  for (int i = 0; i < n; i++)
+    if (prints_as_scalar(E, ops[i]) && ir_type_equal(&I(E, ops[i])->ty, &in->ty)) {
+      full[i] = true;
+      return;
+    }
 }
 
 static void index_list(Emit *E, const IrInst *in, int first_index_arg) {
@@ -217,11 +229,12 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
   case IR_CAST: call1(E, dtype_name(in->ty.dt), in->args[0]); break;
   case IR_SELECT: {
     IrVal ops[3];
-    elided_operands(E, in, ops);
+    bool full[3];
+    elided_operands(E, in, ops, full);
     fputs("select(", out);
     for (int i = 0; i < 3; i++) {
       if (i) fputs(", ", out);
-      expr(E, ops[i], 0, true);
+      expr(E, ops[i], 0, !full[i]);
     }
     fputc(')', out);
     break;
@@ -246,10 +259,11 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
       Dim p = x->dims[i + 1], q = in->ty.dims[i];
       leading = (p.sym && q.sym && strcmp(p.sym, q.sym) == 0) || (!p.sym && !q.sym && p.size == q.size);
     }
-    fputs(leading ? "sum(" : "sum_to(", out);
+    bool scalar = in->ty.rank == 0;
+    fputs(leading || scalar ? "sum(" : "sum_to(", out);
     expr(E, in->args[0], 0, false);
-    if (leading) fputs(", axis = 0", out);
-    else dims_args(E, &in->ty, true);
+    if (leading && !scalar) fputs(", axis = 0", out);
+    else if (!scalar) dims_args(E, &in->ty, true);
     fputc(')', out);
     break;
   }
@@ -290,22 +304,23 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
     case K_BINARY:
     case K_COMPARE: {
       IrVal ops[2];
-      elided_operands(E, in, ops);
+      bool full[2];
+      elided_operands(E, in, ops, full);
       const char *op = ir_ops[in->op].dml;
       if (isalpha((unsigned char)op[0])) {
         fprintf(out, "%s(", op);
-        expr(E, ops[0], 0, true);
+        expr(E, ops[0], 0, !full[0]);
         fputs(", ", out);
-        expr(E, ops[1], 0, true);
+        expr(E, ops[1], 0, !full[1]);
         fputc(')', out);
         break;
       }
       int p = prec_of(E, v);
       /* left-associative; `^` is right-associative; comparisons do not chain */
       int lp = in->op == IR_POW ? p + 1 : p == P_CMP ? P_ADD : p, rp = in->op == IR_POW ? p : p + 1;
-      expr(E, ops[0], lp, true);
+      expr(E, ops[0], lp, !full[0]);
       fprintf(out, " %s ", op);
-      expr(E, ops[1], rp, true);
+      expr(E, ops[1], rp, !full[1]);
       break;
     }
     case K_REDUCE:

@@ -1003,7 +1003,9 @@ static Type *rule_binary_numeric(BCall *c) {
   tmp.rhs = c->arg[1];
   const char *what = arena_printf(c->s->a, "`%s`", c->info->name);
   if (!unify_dtypes(c->s, &tmp, what, argt(c, 0), argt(c, 1), &dt, &weak)) return fail(c->s);
-  return broadcast_or_fail(c->s, c->e, what, argt(c, 0), argt(c, 1), dt);
+  Type *t = broadcast_or_fail(c->s, c->e, what, argt(c, 0), argt(c, 1), dt);
+  if (!is_err(t)) t->weak = weak; /* maximum(1, 2) still adapts like a literal */
+  return t;
 }
 
 static Type *rule_select(BCall *c) {
@@ -1023,7 +1025,9 @@ static Type *rule_select(BCall *c) {
   if (!unify_dtypes(s, &tmp, "`select`", argt(c, 1), argt(c, 2), &dt, &weak)) return fail(s);
   Type *ab = broadcast_or_fail(s, c->e, "`select`", argt(c, 1), argt(c, 2), dt);
   if (is_err(ab)) return ab;
-  return broadcast_or_fail(s, c->e, "`select`", cond, ab, dt);
+  Type *t = broadcast_or_fail(s, c->e, "`select`", cond, ab, dt);
+  if (!is_err(t)) t->weak = weak; /* a choice between literals adapts like one */
+  return t;
 }
 
 static Type *rule_clip(BCall *c) {
@@ -1172,6 +1176,7 @@ static Type *rule_reshape(BCall *c) {
   if (!dims_from_args(c, dims, &rank)) return fail(s);
   Type *x = argt(c, 0);
   Type *t = ty_tensor(s, x->dt, rank, dims);
+  t->weak = x->weak;
   if (!volume_equal(volume(x->dims, x->rank), volume(dims, rank))) {
     diag_error(s->d, c->e->span, "cannot reshape %s to %s: the number of elements differs", T(s, x), T(s, t));
     return fail(s);
@@ -1193,7 +1198,9 @@ static Type *rule_flatten(BCall *c) {
     n *= x->dims[i].size;
   }
   Dim dims[2] = {x->dims[0], dim_const(n)};
-  return ty_tensor(s, x->dt, 2, dims);
+  Type *t = ty_tensor(s, x->dt, 2, dims);
+  t->weak = x->weak;
+  return t;
 }
 
 static Type *rule_broadcast_to(BCall *c) {
@@ -1209,6 +1216,7 @@ static Type *rule_broadcast_to(BCall *c) {
     diag_error(s->d, c->e->span, "cannot broadcast %s to %s", T(s, x), T(s, t));
     return fail(s);
   }
+  t->weak = x->weak; /* a broadcast literal or size still adapts its dtype */
   return t;
 }
 
@@ -1224,6 +1232,7 @@ static Type *rule_sum_to(BCall *c) {
                T(s, x));
     return fail(s);
   }
+  t->weak = x->weak;
   return t;
 }
 
@@ -1488,7 +1497,25 @@ static Type *check_builtin_call(Sema *s, Expr *e, int id) {
   e->bound = arena_alloc(s->a, sizeof(Expr *) * 8);
   memcpy(e->bound, bd.arg, sizeof(Expr *) * 8);
   BCall c = {s, e, info, id, e->bound, bd.rest, bd.nrest};
-  return rules[id](&c);
+  Type *t = rules[id](&c);
+  /* made only of weak values (literals), a float result stays weak too:
+   * sum(select(c, 1.0, 0.0)) adapts to f32 or f64 like the literals */
+  bool all_weak = true, any = false;
+  for (int i = 0; i < 8; i++)
+    if (c.arg[i] && is_tensor(c.arg[i]->type) && dt_numeric(c.arg[i]->type->dt))
+      any = true, all_weak &= c.arg[i]->type->weak;
+  for (int i = 0; i < c.nrest; i++)
+    if (is_tensor(c.rest[i]->type) && dt_numeric(c.rest[i]->type->dt)) any = true, all_weak &= c.rest[i]->type->weak;
+  if (!is_err(t) && is_tensor(t) && any && all_weak && dt_float(t->dt) && id != BI_ZEROS && id != BI_ONES &&
+      id != BI_EYE && id != BI_ONEHOT) {
+    if (t->is_const || t->is_dim) { /* keep the shared constant types intact */
+      Type *w = ty_alloc(s);
+      *w = *t;
+      t = w;
+    }
+    t->weak = true;
+  }
+  return t;
 }
 
 static Type *check_call(Sema *s, Expr *e) {
@@ -1585,12 +1612,21 @@ static Type *resolve_type(Sema *s, TypeExpr *te) {
 
 /* ---- statements ------------------------------------------------------------- */
 
-/* A value matches a declared type exactly; weak scalars adapt. */
+/* A value matches a declared type exactly; weak values (literals and what
+ * is made of them alone) adapt their dtype. Tuples match elementwise. */
 static bool fits(const Type *want, const Type *got) {
   if (is_err(want) || is_err(got)) return true;
   if (type_equal(want, got)) return true;
-  if (got->weak && want->kind == TY_TENSOR && want->rank == 0 && got->rank == 0)
-    return dt_float(want->dt) || (want->dt == DT_I32 && got->dt == DT_I32);
+  if (want->kind == TY_TUPLE && got->kind == TY_TUPLE && want->nelems == got->nelems) {
+    for (int i = 0; i < want->nelems; i++)
+      if (!fits(want->elems[i], got->elems[i])) return false;
+    return true;
+  }
+  if (got->weak && want->kind == TY_TENSOR && got->kind == TY_TENSOR) {
+    Type same_dt = *got;
+    same_dt.dt = want->dt;
+    return type_equal(want, &same_dt) && (dt_float(want->dt) || got->dt == DT_I32);
+  }
   return false;
 }
 

@@ -65,19 +65,27 @@ static IrVal fill(Ad *A, double c, IrType t) {
   return emit(A, &p);
 }
 
-static bool is_fill(Ad *A, IrVal v, double c) {
+/* A constant, directly or broadcast: CONST, FILL or BROADCAST(CONST). */
+static bool const_value(Ad *A, IrVal v, double *c) {
   const IrInst *in = I(A, v);
-  return (in->op == IR_FILL || in->op == IR_CONST) && in->num == c;
+  if (in->op == IR_BROADCAST) in = I(A, in->args[0]);
+  if (in->op != IR_FILL && in->op != IR_CONST) return false;
+  *c = in->num;
+  return true;
+}
+
+static bool is_fill(Ad *A, IrVal v, double c) {
+  double x;
+  return const_value(A, v, &x) && x == c;
 }
 
 /* Elementwise binary with the obvious folds, so that rules can be written
  * plainly (g * 1, g + 0, constant times constant). */
 static IrVal ew(Ad *A, IrOp op, IrVal a, IrVal b) {
   const IrType *t = ty(A, a);
-  const IrInst *x = I(A, a), *y = I(A, b);
-  bool cx = x->op == IR_FILL || x->op == IR_CONST, cy = y->op == IR_FILL || y->op == IR_CONST;
-  if (cx && cy) {
-    double r = op == IR_ADD ? x->num + y->num : op == IR_SUB ? x->num - y->num : op == IR_MUL ? x->num * y->num : x->num / y->num;
+  double x, y;
+  if (const_value(A, a, &x) && const_value(A, b, &y)) {
+    double r = op == IR_ADD ? x + y : op == IR_SUB ? x - y : op == IR_MUL ? x * y : x / y;
     return fill(A, r, *t);
   }
   if (op == IR_MUL && is_fill(A, b, 1)) return a;
@@ -207,8 +215,12 @@ typedef void (*Rule)(Ad *A, IrVal v, const IrInst *in, IrVal g);
 RULE(none) { (void)A, (void)v, (void)in, (void)g; }
 RULE(unsupported) {
   (void)v, (void)g;
-  if (in->op == IR_FOR_RESULT) unsupported(A, in, "through a `for` loop (backprop through time comes with RNN support)");
-  else unsupported(A, in, ir_ops[in->op].dml);
+  if (in->op == IR_FOR_RESULT) {
+    unsupported(A, in, "through a `for` loop");
+    diag_hint(A->d, "reverse mode does not handle loops yet: write the steps out, or keep params out of the loop");
+  } else {
+    unsupported(A, in, ir_ops[in->op].dml);
+  }
 }
 RULE(neg) { (void)v; accum(A, X, neg(A, g)); }                        // d(-a) = -da
 RULE(exp) { accum(A, X, ew(A, IR_MUL, g, v)); }                        // d e^a = e^a da
@@ -269,10 +281,12 @@ RULE(select) {                                                         // d sele
   accum(A, in->args[2], select3(A, X, zero, g));
 }
 RULE(sum) { (void)v; accum(A, X, bcast(A, keepdims_form(A, g, in), ty(A, X))); } // d sum(a) = broadcast(g)
-RULE(maxmin) {                                                         // to every entry equal to the max
+RULE(maxmin) {                         // shared by the entries equal to the max: g [x == y] / count
   IrVal y = bcast(A, keepdims_form(A, v, in), ty(A, X));
   IrVal gb = bcast(A, keepdims_form(A, g, in), ty(A, X));
-  accum(A, X, select3(A, compare(A, IR_EQ, X, y), gb, fill(A, 0, *ty(A, X))));
+  IrVal hit = select3(A, compare(A, IR_EQ, X, y), fill(A, 1, *ty(A, X)), fill(A, 0, *ty(A, X)));
+  IrVal count = bcast(A, keepdims_form(A, reduce(A, IR_SUM, hit, in->axis, in->keepdims, in->ty), in), ty(A, X));
+  accum(A, X, ew(A, IR_DIV, ew(A, IR_MUL, gb, hit), count));
 }
 RULE(logsumexp) {                                                      // d lse(a) = softmax(a) da
   IrVal y = bcast(A, keepdims_form(A, v, in), ty(A, X));
@@ -446,21 +460,25 @@ static const Rule rules[IR_OP_COUNT] = {
 
 /* ---- driver ---------------------------------------------------------------- */
 
+/* Active: depends on a param. A loop's carried values and results are
+ * active when their initial value or their yielded value is, which can
+ * depend on later values, so the marking repeats until nothing changes. */
 static void mark_active(Ad *A) {
-  for (int v = 0; v < A->nprimal; v++) {
-    const IrInst *in = I(A, v);
-    bool act = in->op == IR_PARAM;
-    for (int i = 0; i < in->nargs && !act; i++) act = A->active[in->args[i]];
-    /* integer and boolean values carry no derivative */
-    if (in->ty.dt == DT_I32 || in->ty.dt == DT_BOOL || in->op == IR_STOP_GRAD) act = false;
-    A->active[v] = act;
-  }
-  /* a loop's results are active when a carried value or the body uses a param */
-  for (int v = 0; v < A->nprimal; v++) {
-    const IrInst *in = I(A, v);
-    if (in->op != IR_FOR_RESULT) continue;
-    const IrBlock *b = I(A, in->args[0])->body;
-    for (int i = 0; i < b->nyields; i++) A->active[v] |= A->active[b->yields[i]];
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int v = 0; v < A->nprimal; v++) {
+      const IrInst *in = I(A, v);
+      bool act = in->op == IR_PARAM;
+      for (int i = 0; i < in->nargs && !act; i++) act = A->active[in->args[i]];
+      if (in->op == IR_LOOP_CARRY || in->op == IR_FOR_RESULT) {
+        const IrInst *loop = I(A, in->op == IR_LOOP_CARRY ? in->owner : in->args[0]);
+        act = A->active[loop->args[2 + in->index]] || A->active[loop->body->yields[in->index]];
+      }
+      /* integer and boolean values carry no derivative */
+      if (in->ty.dt == DT_I32 || in->ty.dt == DT_BOOL || in->op == IR_STOP_GRAD) act = false;
+      changed |= act != A->active[v];
+      A->active[v] = act;
+    }
   }
 }
 
