@@ -100,7 +100,10 @@ Span span_join(Span a, Span b) {
 void diag_init(Diags *d, Arena *a) {
   memset(d, 0, sizeof *d);
   d->arena = a;
+  d->limit = DIAG_DEFAULT_LIMIT;
 }
+
+bool diag_saturated(const Diags *d) { return d->limit && d->nerrors >= d->limit; }
 
 static Diag *make(Diags *d, DiagLevel lv, Span at, const char *fmt, va_list ap) {
   va_list ap2;
@@ -130,6 +133,14 @@ static bool is_duplicate(Diags *d, Diag *g) {
 static void add_top(Diags *d, Diag *g) {
   if (is_duplicate(d, g)) {
     d->last = NULL; /* notes of a dropped duplicate are dropped too */
+    return;
+  }
+  bool is_error = g->level == DIAG_ERROR;
+  if (d->limit && (is_error ? d->nerrors : d->nwarnings) >= d->limit) {
+    /* counted for the summary and the exit status, not kept */
+    if (is_error) d->nerrors++, d->dropped_errors++;
+    else d->nwarnings++, d->dropped_warnings++;
+    d->last = NULL;
     return;
   }
   g->seq = d->len;
@@ -190,11 +201,12 @@ static const char *color(Diags *d, const char *code) { return d->color ? code : 
 static void print_excerpt(Diags *d, FILE *out, Span sp) {
   const Source *s = sp.src;
   int l = line_of(s, sp.lo);
+  enum { MAX_SHOWN = 240 };
   uint32_t start = s->line_starts[l];
   uint32_t end = start;
-  while (end < s->len && s->text[end] != '\n') end++;
+  /* a huge line is shown only in part: do not scan all of it */
+  while (end < s->len && end - start <= MAX_SHOWN && s->text[end] != '\n') end++;
   if (end > start && s->text[end - 1] == '\r') end--;
-  enum { MAX_SHOWN = 240 };
   uint32_t shown_end = end - start > MAX_SHOWN ? start + MAX_SHOWN : end;
   if (sp.lo > shown_end) return; /* the span starts off screen on a huge line */
   fputs("    ", out);
@@ -238,6 +250,9 @@ int diag_flush(Diags *d, FILE *out) {
     print_one(d, out, d->list[i]);
     for (const Diag *n = d->list[i]->notes; n; n = n->next) print_one(d, out, n);
   }
+  if (d->dropped_errors || d->dropped_warnings)
+    fprintf(out, "%d more error%s and %d more warning%s not shown (the first %d of each are)\n", d->dropped_errors,
+            d->dropped_errors == 1 ? "" : "s", d->dropped_warnings, d->dropped_warnings == 1 ? "" : "s", d->limit);
   if (d->nerrors || d->nwarnings) {
     if (d->nerrors && d->nwarnings)
       fprintf(out, "%d error%s and %d warning%s generated.\n", d->nerrors,
@@ -250,6 +265,7 @@ int diag_flush(Diags *d, FILE *out) {
   int n = d->nerrors;
   d->len = 0;
   d->nerrors = d->nwarnings = 0;
+  d->dropped_errors = d->dropped_warnings = 0;
   d->last = NULL;
   return n;
 }

@@ -45,7 +45,15 @@ typedef struct Diags {
   int nerrors, nwarnings;
   bool color;
   bool werror;          /* treat warnings as errors */
+  int limit;            /* errors (and warnings) kept for printing; 0: all */
+  int dropped_errors, dropped_warnings;
 } Diags;
+
+enum { DIAG_DEFAULT_LIMIT = 100 };
+
+/* True once the error limit is reached: callers may skip costly work that
+ * only improves messages nobody will see (did-you-mean searches). */
+bool diag_saturated(const Diags *d);
 
 Source *source_from_file(Arena *a, const char *path, char **why);
 Source *source_from_memory(Arena *a, const char *name, const char *text, size_t len);

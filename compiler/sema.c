@@ -24,12 +24,21 @@ typedef struct GlobalTable {
   int cap, len;
 } GlobalTable;
 
+/* Local names: name -> innermost binding, so lookups do not walk scopes.
+ * A slot keeps its name when the binding goes out of scope (value NULL),
+ * which keeps probe chains intact. */
+typedef struct LocalTable {
+  struct { const char *name; Binding *b; } *slots;
+  int cap, len;
+} LocalTable;
+
 typedef struct Sema {
   Arena *a;
   Diags *d;
   Program *prog;
   SemaOptions opt;
   GlobalTable globals;
+  LocalTable locals;
   Binding *scope;
   int depth;              /* block nesting */
   int loop_depth;
@@ -168,11 +177,20 @@ typedef struct Suggest {
   const char *want;
   const char *best;
   int dist;
+  int budget;    /* candidates still worth examining */
 } Suggest;
 
+/* A search for names close to `want`; none once the error limit is hit. */
+static Suggest suggest_start(const Diags *d, const char *want) {
+  Suggest g = {want, NULL, 99, diag_saturated(d) ? 0 : 20000};
+  return g;
+}
+
 static void suggest_consider(Suggest *g, const char *cand) {
-  if (!cand || strcmp(cand, g->want) == 0) return;
-  size_t len = strlen(g->want);
+  if (!cand || g->budget <= 0 || strcmp(cand, g->want) == 0) return;
+  g->budget--;
+  size_t len = strlen(g->want), clen = strlen(cand);
+  if (clen + 2 < len || len + 2 < clen) return; /* too different in length to be a typo */
   int limit = len <= 1 ? 0 : len <= 4 ? 1 : 2; /* one-letter names are all "close" */
   int d = edit_distance(g->want, cand);
   if (d <= limit && d < g->dist) {
@@ -227,10 +245,34 @@ static void global_insert(Sema *s, Item *it) {
   g->len++;
 }
 
+static int local_slot(Sema *s, const char *name, bool insert) {
+  LocalTable *t = &s->locals;
+  if (insert && (t->len + 1) * 2 > t->cap) {
+    LocalTable old = *t;
+    t->cap = old.cap ? old.cap * 2 : 64;
+    t->slots = arena_alloc(s->a, sizeof(*t->slots) * (size_t)t->cap);
+    t->len = 0;
+    for (int i = 0; i < old.cap; i++)
+      if (old.slots[i].name) {
+        int k = local_slot(s, old.slots[i].name, true);
+        t->slots[k].b = old.slots[i].b;
+      }
+  }
+  if (!t->cap) return -1;
+  for (unsigned i = hash_name(name) & (unsigned)(t->cap - 1);; i = (i + 1) & (unsigned)(t->cap - 1)) {
+    if (!t->slots[i].name) {
+      if (!insert) return -1;
+      t->slots[i].name = name;
+      t->len++;
+      return (int)i;
+    }
+    if (strcmp(t->slots[i].name, name) == 0) return (int)i;
+  }
+}
+
 static Binding *scope_find(Sema *s, const char *name) {
-  for (Binding *b = s->scope; b; b = b->next)
-    if (strcmp(b->name, name) == 0) return b;
-  return NULL;
+  int k = local_slot(s, name, false);
+  return k < 0 ? NULL : s->locals.slots[k].b;
 }
 
 static const char *sym_find(Sema *s, const char *name) {
@@ -245,13 +287,11 @@ static const char *item_kind_word(const Item *it) {
 }
 
 static Binding *declare(Sema *s, const char *name, Span at, Type *t, BindKind k) {
-  for (Binding *b = s->scope; b && b->depth == s->depth && strcmp(name, "_") != 0; b = b->next) {
-    if (strcmp(b->name, name) == 0) {
-      diag_error(s->d, at, "`%s` is already defined in this block", name);
-      diag_note(s->d, b->span, "previous definition of `%s` is here", name);
-      b->used = true; /* the error says enough about it */
-      break;
-    }
+  Binding *prev = scope_find(s, name);
+  if (prev && prev->depth == s->depth && strcmp(name, "_") != 0) {
+    diag_error(s->d, at, "`%s` is already defined in this block", name);
+    diag_note(s->d, prev->span, "previous definition of `%s` is here", name);
+    prev->used = true; /* the error says enough about it */
   }
   Item *g = global_find(s, name);
   if (g && (g->kind == IT_PARAM || g->kind == IT_CONST) && k != B_ARG) {
@@ -265,15 +305,21 @@ static Binding *declare(Sema *s, const char *name, Span at, Type *t, BindKind k)
   b->kind = k;
   b->depth = s->depth;
   b->next = s->scope;
+  b->prev_same = prev;
   s->scope = b;
+  int slot = local_slot(s, name, true); /* may grow the table: index after */
+  s->locals.slots[slot].b = b;
   return b;
 }
 
 /* Leaving a block: warn about lets never read, then drop its bindings. */
 static void pop_scope(Sema *s, Binding *saved) {
-  for (Binding *b = s->scope; b != saved; b = b->next)
+  for (Binding *b = s->scope; b != saved; b = b->next) {
     if (!b->used && b->name[0] != '_' && (b->kind == B_LET || b->kind == B_VAR) && !is_err(b->type))
       diag_warning(s->d, b->span, "`%s` is never used", b->name);
+    int slot = local_slot(s, b->name, false);
+    s->locals.slots[slot].b = b->prev_same;
+  }
   s->scope = saved;
 }
 
@@ -415,10 +461,10 @@ static Type *check_name(Sema *s, Expr *e) {
     diag_error(s->d, e->span, "`%s` is a builtin function; call it as %s(...)", e->name, e->name);
     return fail(s);
   }
-  Suggest g = {e->name, NULL, 99};
-  for (Binding *x = s->scope; x; x = x->next) suggest_consider(&g, x->name);
+  Suggest g = suggest_start(s->d, e->name);
+  for (Binding *x = s->scope; x && g.budget > 0; x = x->next) suggest_consider(&g, x->name);
   for (int i = 0; i < s->nsyms; i++) suggest_consider(&g, s->syms[i]);
-  for (int i = 0; i < s->globals.cap; i++)
+  for (int i = 0; i < s->globals.cap && g.budget > 0; i++)
     if (s->globals.slots[i] && (s->globals.slots[i]->kind == IT_CONST || s->globals.slots[i]->kind == IT_PARAM))
       suggest_consider(&g, s->globals.slots[i]->name);
   diag_error(s->d, e->span, "unknown name `%s`%s", e->name, did_you_mean(s, g.best));
@@ -705,7 +751,7 @@ static bool bind_args(Sema *s, Expr *call, const char *callee, const char *const
     for (int j = 0; j < nparams; j++)
       if (strcmp(names[j], a->name) == 0 && !(variadic && j == nparams - 1)) k = j;
     if (k < 0) {
-      Suggest g = {a->name, NULL, 99};
+      Suggest g = suggest_start(s->d, a->name);
       for (int j = 0; j < nparams; j++) suggest_consider(&g, names[j]);
       diag_error(s->d, a->name_span, "`%s` has no parameter named `%s`%s", callee, a->name, did_you_mean(s, g.best));
       ok = false;
@@ -1535,9 +1581,9 @@ static Type *check_call(Sema *s, Expr *e) {
   int id = builtin_lookup(e->name);
   if (id >= 0) return check_builtin_call(s, e, id);
   for (int i = 0; i < e->nargs; i++) check_expr(s, e->args[i].value);
-  Suggest g = {e->name, NULL, 99};
+  Suggest g = suggest_start(s->d, e->name);
   for (int i = 0; i < BI_COUNT; i++) suggest_consider(&g, builtin_info(i)->name);
-  for (int i = 0; i < s->globals.cap; i++)
+  for (int i = 0; i < s->globals.cap && g.budget > 0; i++)
     if (s->globals.slots[i] && s->globals.slots[i]->kind == IT_FN) suggest_consider(&g, s->globals.slots[i]->name);
   diag_error(s->d, e->name_span, "unknown function `%s`%s", e->name, did_you_mean(s, g.best));
   if (!g.best && (strcmp(e->name, "dense") == 0 || strcmp(e->name, "bce") == 0 || strcmp(e->name, "accuracy") == 0))
@@ -1725,8 +1771,8 @@ static void check_for(Sema *s, Stmt *st) {
   st->binding->used = true;
   check_block(s, &st->body, false);
   s->loop_depth--;
+  pop_scope(s, saved);
   s->depth--;
-  s->scope = saved;
 }
 
 /* Checks a block; for a function body (is_body) returns the value of its last
@@ -1795,6 +1841,7 @@ static void check_fn(Sema *s, Item *fn) {
   Sema saved = *s;
   s->fn = fn;
   s->scope = NULL;
+  s->locals = (LocalTable){0};
   s->depth = 0;
   s->loop_depth = 0;
   s->syms = NULL;
@@ -1842,6 +1889,7 @@ static void check_fn(Sema *s, Item *fn) {
   Diags *d = s->d;
   Program *p = s->prog;
   GlobalTable g = s->globals;
+  pop_scope(s, NULL);
   *s = saved;
   s->d = d;
   s->prog = p;
@@ -1906,7 +1954,7 @@ static void check_initialiser(Sema *s, Item *it) {
   for (int i = 0; name && i < n; i++)
     if (strcmp(initialisers[i].name, name) == 0) k = i;
   if (k < 0) {
-    Suggest g = {name ? name : "", NULL, 99};
+    Suggest g = suggest_start(s->d, name ? name : "");
     for (int i = 0; name && i < n; i++) suggest_consider(&g, initialisers[i].name);
     diag_error(s->d, e->kind == EX_CALL ? e->name_span : e->span, "unknown initialiser%s%s%s%s",
                name ? " `" : "", name ? name : "", name ? "`" : "", did_you_mean(s, g.best));
@@ -2137,7 +2185,7 @@ static void check_named_spec(Sema *s, Expr *e, const char *what, const NamedSpec
   for (int i = 0; name && i < n; i++)
     if (strcmp(table[i].name, name) == 0) k = i;
   if (k < 0) {
-    Suggest g = {name ? name : "", NULL, 99};
+    Suggest g = suggest_start(s->d, name ? name : "");
     for (int i = 0; name && i < n; i++) suggest_consider(&g, table[i].name);
     char list[256] = "";
     for (int i = 0; i < n; i++) {
@@ -2255,7 +2303,7 @@ static void check_data_source(Sema *s, Expr *e, Item *loss) {
     }
     Param *p = loss_param(loss, a->name);
     if (!p) {
-      Suggest g = {a->name, NULL, 99};
+      Suggest g = suggest_start(s->d, a->name);
       for (int k = 0; loss && k < loss->nparams; k++) suggest_consider(&g, loss->params[k].name);
       diag_error(s->d, a->name_span, "the loss has no input named `%s`%s", a->name, did_you_mean(s, g.best));
       Param *meant = g.best ? loss_param(loss, g.best) : NULL;
@@ -2303,21 +2351,22 @@ void sema_check_train(Sema *s, Item *train, Item *loss) {
     return;
   }
   check_batch_dims(s, loss);
-  int nkeys = (int)(sizeof train_keys / sizeof train_keys[0]);
+  enum { NKEYS = sizeof train_keys / sizeof train_keys[0] };
+  int nkeys = NKEYS;
+  TrainEntry *first[NKEYS] = {0};
   for (int i = 0; i < train->nentries; i++) {
     TrainEntry *en = &train->entries[i];
-    for (int j = 0; j < i; j++) {
-      if (strcmp(train->entries[j].key, en->key) == 0) {
-        diag_error(s->d, en->key_span, "`%s` is set twice in the train block", en->key);
-        diag_note(s->d, train->entries[j].key_span, "first set here");
-        break;
-      }
-    }
     int k = -1;
     for (int j = 0; j < nkeys; j++)
       if (strcmp(train_keys[j].key, en->key) == 0) k = j;
+    if (k >= 0 && first[k]) {
+      diag_error(s->d, en->key_span, "`%s` is set twice in the train block", en->key);
+      diag_note(s->d, first[k]->key_span, "first set here");
+      continue;
+    }
+    if (k >= 0) first[k] = en;
     if (k < 0) {
-      Suggest g = {en->key, NULL, 99};
+      Suggest g = suggest_start(s->d, en->key);
       for (int j = 0; j < nkeys; j++) suggest_consider(&g, train_keys[j].key);
       diag_error(s->d, en->key_span, "unknown train setting `%s`%s", en->key, did_you_mean(s, g.best));
       continue;

@@ -80,6 +80,7 @@ struct Binding {
   int depth;              /* block nesting level where declared */
   bool used;
   Binding *next;          /* the enclosing binding: scopes are a chain */
+  Binding *prev_same;     /* the binding of the same name this one hides */
 };
 
 typedef struct SemaOptions {
