@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include "front.h"
 #include "lower.h"
+#include "build.h"
+#include "codegen/link.h"
+#include <limits.h>
 #include "emit_dml.h"
 #include "gradcheck.h"
 #include "simplify.h"
@@ -27,11 +30,19 @@ static const char *usage_text =
     "  emit grad FILE         print loss_grad, the generated gradient program, as DML\n"
     "  emit grad-ir FILE      print loss_grad as tensor IR, after simplification\n"
     "  gradcheck FILE         compare loss_grad with finite differences (f64)\n"
+    "  build FILE --lib [-o libNAME.so]   native shared library + NAME.h for C callers\n"
+    "  build FILE -c [-o NAME.o]          native relocatable object\n"
+    "  emit loops FILE        print the kernels and memory plan of each entry point\n"
+    "  emit llvm FILE         print the LLVM IR\n"
+    "  emit asm FILE          print the assembly for this machine\n"
     "\n"
     "options:\n"
     "  --dtype f32|f64        the float type of the model (default f32)\n"
     "  --color auto|always|never   colour in diagnostics (default auto: on a terminal)\n"
     "  -Werror                treat warnings as errors\n"
+    "  -o PATH                build: the output file\n"
+    "  -O0 .. -O3             build: optimisation level (default -O2)\n"
+    "  --stats                build: kernels, BLAS calls and planned workspace bytes\n"
     "  --seed N               gradcheck: random seed (default 1)\n"
     "  --dim NAME=SIZE        gradcheck: size of a symbolic dimension (default 3, 4, ...)\n"
     "  -h, --help             show this help\n"
@@ -49,6 +60,9 @@ typedef struct Options {
   int color;                /* -1 auto, 0 never, 1 always */
   bool werror;
   GradcheckOptions gc;
+  const char *output;
+  bool lib, object, stats;
+  int opt_level;
 } Options;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -66,6 +80,7 @@ static bool parse_args(int argc, char **argv, Options *o, int *status) {
   o->gc.tolerance = 1e-6;
   o->gc.floor = 1e-3;
   o->gc.max_entries = 300;
+  o->opt_level = 2;
   o->files = calloc((size_t)argc, sizeof(char *));
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -96,6 +111,20 @@ static bool parse_args(int argc, char **argv, Options *o, int *status) {
       }
     } else if (strcmp(a, "-Werror") == 0) {
       o->werror = true;
+    } else if (strcmp(a, "-o") == 0) {
+      if (i + 1 >= argc) {
+        *status = usage_error("%s", "-o needs a path: -o libmodel.so");
+        return false;
+      }
+      o->output = argv[++i];
+    } else if (strcmp(a, "--lib") == 0) {
+      o->lib = true;
+    } else if (strcmp(a, "-c") == 0) {
+      o->object = true;
+    } else if (strcmp(a, "--stats") == 0) {
+      o->stats = true;
+    } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+      o->opt_level = a[2] - '0';
     } else if (strcmp(a, "--seed") == 0 || strncmp(a, "--seed=", 7) == 0) {
       const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
       char *end;
@@ -231,13 +260,66 @@ static bool emit_grad(Front *f, const Options *o, const char *path, bool raw) {
   return true;
 }
 
+/* The model's name: the file name without folders and extension, as a C
+ * identifier. */
+static const char *model_name(Arena *a, const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t len = strcspn(base, ".");
+  char *name = arena_strndup(a, base, len);
+  if (!name[0] || (name[0] >= '0' && name[0] <= '9')) name = arena_printf(a, "m%s", name);
+  for (char *c = name; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) *c = '_';
+  return name;
+}
+
+static int emit_native(const Options *o, const char *stdlib_dir) {
+  if (o->nfiles != 1) return usage_error("emit takes exactly one file: dmlc emit %s model.dml", o->what);
+  Front f;
+  front_init(&f, stdlib_dir);
+  int status = 1;
+  CgUnit *units;
+  int n;
+  if (load_and_check(&f, o->files[0], o, true) &&
+      build_units(&f.prog, &f.arena, &f.diags, o->sema, model_name(&f.arena, o->files[0]), &units, &n)) {
+    if (strcmp(o->what, "loops") == 0) {
+      for (int i = 0; i < n; i++) schedule_print(stdout, units[i].s);
+      status = 0;
+    } else {
+      bool asm_out = strcmp(o->what, "asm") == 0;
+      char tmp[] = "/tmp/dmlc-asm-XXXXXX";
+      int fd = asm_out ? mkstemp(tmp) : -1;
+      if (fd >= 0) close(fd);
+      CgOptions co = {.opt_level = o->opt_level, .emit = asm_out ? CG_EMIT_ASM : CG_EMIT_LLVM, .output = tmp,
+                      .module_name = o->files[0]};
+      fflush(stdout);
+      if (cg_compile(units, n, &co, &f.arena, &f.diags)) {
+        status = 0;
+        if (asm_out) {
+          FILE *in = fopen(tmp, "r");
+          char buf[65536];
+          size_t got;
+          while (in && (got = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, got, stdout);
+          if (in) fclose(in);
+        }
+      }
+      if (asm_out) unlink(tmp);
+    }
+  }
+  if (flush(&f, o)) status = 1;
+  front_free(&f);
+  return status;
+}
+
 static int cmd_emit(const Options *o, const char *stdlib_dir) {
-  static const char *whats = "tokens, ast, source, ir, grad or grad-ir";
+  static const char *whats = "tokens, ast, source, ir, grad, grad-ir, loops, llvm or asm";
   if (!o->what) return usage_error("emit needs what to print (%s): dmlc emit ast model.dml", whats);
   if (o->nfiles != 1) return usage_error("emit takes exactly one file: dmlc emit %s model.dml", o->what);
   if (strcmp(o->what, "tokens") == 0) return emit_tokens(o->files[0], o, stdlib_dir);
   bool ast = strcmp(o->what, "ast") == 0, source = strcmp(o->what, "source") == 0;
   bool ir = strcmp(o->what, "ir") == 0, grad = strcmp(o->what, "grad") == 0, grad_ir = strcmp(o->what, "grad-ir") == 0;
+  bool native = strcmp(o->what, "loops") == 0 || strcmp(o->what, "llvm") == 0 || strcmp(o->what, "asm") == 0;
+  if (native) return emit_native(o, stdlib_dir);
   if (!ast && !source && !ir && !grad && !grad_ir) {
     fprintf(stderr, "dmlc: cannot emit `%s`: choose %s\n", o->what, whats);
     return 2;
@@ -276,7 +358,84 @@ static int cmd_gradcheck(const Options *o, const char *stdlib_dir) {
   return status;
 }
 
-static const char *commands[] = {"check", "emit", "gradcheck"};
+/* Workspace bytes of a schedule at given dim sizes (--stats). */
+static int64_t planned_bytes(const Schedule *s, const DimEnv *env) {
+  int64_t total = 0;
+  int64_t *slot = calloc((size_t)s->nslots + 1, sizeof(int64_t));
+  for (int k = 0; k < s->nkernels; k++) {
+    IrVal v = s->kernels[k];
+    if (s->st[v].kind != SK_TEMP) continue;
+    int64_t dims[MAX_RANK], n;
+    if (!dimenv_resolve(env, &s->f->v[v].ty, dims, &n)) n = 0;
+    int64_t bytes = (n * (int64_t)dtype_size(s->f->v[v].ty.dt) + 63) & ~(int64_t)63;
+    if (bytes > slot[s->st[v].index]) slot[s->st[v].index] = bytes;
+  }
+  for (int i = 0; i < s->nslots; i++) total += slot[i];
+  free(slot);
+  return total;
+}
+
+static int cmd_build(const Options *o, const char *stdlib_dir) {
+  if (o->nfiles != 1) return usage_error("%s", "build takes exactly one file: dmlc build model.dml --lib -o libmodel.so");
+  if (!o->lib && !o->object)
+    return usage_error("%s", "model executables come with the training runtime, not built yet; "
+                             "for now choose a shared library (--lib) or an object (-c)");
+  Front f;
+  front_init(&f, stdlib_dir);
+  const char *name = model_name(&f.arena, o->files[0]);
+  const char *out = o->output ? o->output : arena_printf(&f.arena, o->lib ? "lib%s.so" : "%s.o", name);
+  int status = 1;
+  CgUnit *units;
+  int n;
+  if (load_and_check(&f, o->files[0], o, true) && build_units(&f.prog, &f.arena, &f.diags, o->sema, name, &units, &n)) {
+    char obj[PATH_MAX];
+    snprintf(obj, sizeof obj, "%s%s", out, o->lib ? ".o.tmp" : ".tmp");
+    CgOptions co = {.opt_level = o->opt_level, .pic = true, .emit = CG_EMIT_OBJECT, .output = obj, .module_name = o->files[0]};
+    bool ok = cg_compile(units, n, &co, &f.arena, &f.diags);
+    if (ok && o->lib) {
+      char lib_tmp[PATH_MAX];
+      snprintf(lib_tmp, sizeof lib_tmp, "%s.tmp", out);
+      ok = link_shared(obj, lib_tmp, &f.arena, &f.diags) && rename(lib_tmp, out) == 0;
+      unlink(obj);
+      unlink(lib_tmp);
+      if (ok) { /* NAME.h beside the library, named after the model */
+        const char *slash = strrchr(out, '/');
+        const char *header = slash ? arena_printf(&f.arena, "%.*s/%s.h", (int)(slash - out), out, name)
+                                   : arena_printf(&f.arena, "%s.h", name);
+        ok = link_write_header(header, name, o->files[0], units, n, &f.prog, &f.diags);
+      }
+    } else if (ok) {
+      ok = rename(obj, out) == 0;
+      if (!ok) diag_error(&f.diags, (Span){0}, "cannot write %s", out);
+    } else {
+      unlink(obj);
+    }
+    if (ok && o->stats) {
+      DimEnv env = o->gc.dims;
+      for (int i = 0; i < n; i++) {
+        const IrFunc *fn = units[i].f;
+        for (int k = 0; k < fn->ndim_syms; k++) dimenv_bind(&env, fn->dim_syms[k], 64); /* unless given with --dim */
+        printf("%-24s %3d kernels  %2d BLAS calls  %4d values fused  %2d slots  workspace %lld bytes", units[i].name,
+               units[i].s->nkernels, units[i].s->nblas, units[i].s->nfused, units[i].s->nslots,
+               (long long)planned_bytes(units[i].s, &env));
+        for (int k = 0; k < fn->ndim_syms; k++) {
+          int64_t dims[1];
+          int64_t sz;
+          IrType t = {.rank = 1, .dims = {{0, fn->dim_syms[k]}}};
+          dimenv_resolve(&env, &t, dims, &sz);
+          printf("%s%s=%lld", k ? ", " : " at ", fn->dim_syms[k], (long long)sz);
+        }
+        putchar('\n');
+      }
+    }
+    status = ok ? 0 : 1;
+  }
+  if (flush(&f, o)) status = 1;
+  front_free(&f);
+  return status;
+}
+
+static const char *commands[] = {"check", "emit", "gradcheck", "build"};
 
 int main(int argc, char **argv) {
   Options o;
@@ -290,6 +449,7 @@ int main(int argc, char **argv) {
   if (strcmp(o.cmd, "check") == 0) status = cmd_check(&o, stdlib_dir);
   else if (strcmp(o.cmd, "emit") == 0) status = cmd_emit(&o, stdlib_dir);
   else if (strcmp(o.cmd, "gradcheck") == 0) status = cmd_gradcheck(&o, stdlib_dir);
+  else if (strcmp(o.cmd, "build") == 0) status = cmd_build(&o, stdlib_dir);
   else {
     const char *best = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -298,7 +458,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "dmlc: unknown command `%s`; did you mean `%s`?\nrun `dmlc --help` for usage\n", o.cmd, best);
       status = 2;
     } else {
-      status = usage_error("unknown command `%s`; the commands are check, emit and gradcheck", o.cmd);
+      status = usage_error("unknown command `%s`; the commands are check, emit, gradcheck and build", o.cmd);
     }
   }
   arena_free(&a);

@@ -1,0 +1,37 @@
+/* build.c - the middle of the pipeline for native code: for each entry
+ * point, lower (inlining everything), differentiate for loss_grad, simplify
+ * (which also removes dead code) and schedule. */
+#include "build.h"
+#include "autodiff/autodiff.h"
+#include "lower.h"
+#include "simplify.h"
+
+static bool add_unit(Arena *a, Diags *d, CgUnit **units, int *n, int *cap, const char *prefix, IrFunc *f) {
+  Schedule *s = schedule_build(f, a, d);
+  if (!s) return false;
+  CgUnit u = {arena_printf(a, "%s_%s", prefix, f->name), f, s};
+  ARENA_PUSH(a, *units, *n, *cap, u);
+  return true;
+}
+
+bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *prefix, CgUnit **units, int *nunits) {
+  int cap = 0;
+  *units = NULL;
+  *nunits = 0;
+  bool ok = true;
+  for (int i = 0; i < p->nitems; i++) {
+    Item *it = p->items[i];
+    if ((it->kind != IT_FN && it->kind != IT_LOSS) || it->from_stdlib) continue;
+    IrFunc *f = lower_function(p, it, a, d, opt);
+    if (!f) {
+      ok = false;
+      continue;
+    }
+    ok &= add_unit(a, d, units, nunits, &cap, prefix, simplify(f));
+    if (it->kind != IT_LOSS) continue;
+    IrFunc *g = lower_function(p, it, a, d, opt);
+    if (g && ad_reverse(g, d)) ok &= add_unit(a, d, units, nunits, &cap, prefix, simplify(g));
+    else ok = false;
+  }
+  return ok;
+}

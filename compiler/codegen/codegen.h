@@ -1,0 +1,26 @@
+/* codegen.h - native code through LLVM (llvm.c) and linking (link.c). */
+#ifndef DMLC_CODEGEN_H
+#define DMLC_CODEGEN_H
+#include <stdio.h>
+#include "../schedule.h"
+
+typedef struct CgUnit {
+  const char *name;     /* the C symbol of the entry point */
+  const IrFunc *f;
+  const Schedule *s;
+} CgUnit;
+
+typedef enum { CG_EMIT_OBJECT, CG_EMIT_ASM, CG_EMIT_LLVM } CgEmit;
+
+typedef struct CgOptions {
+  int opt_level;        /* 0..3 */
+  bool pic;             /* for shared libraries */
+  CgEmit emit;
+  const char *output;   /* object or assembly file */
+  FILE *text_out;       /* CG_EMIT_LLVM: where the text goes (stdout if NULL) */
+  const char *module_name;
+} CgOptions;
+
+bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d);
+
+#endif

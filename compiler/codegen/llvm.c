@@ -1,0 +1,821 @@
+/* llvm.c - native code for scheduled IR, through the LLVM C API.
+ *
+ * Input: IR functions and their schedules. Output: an object file (or the
+ * LLVM IR / assembly text) with, per function NAME,
+ *
+ *   int32_t NAME(const int64_t *dims, void *const *inputs,
+ *                void *const *params, void *const *outputs, void *ws);
+ *   int64_t NAME_workspace(const int64_t *dims);
+ *
+ * dims holds the symbolic dimensions in signature order; the return value
+ * is 0, or 1 after a run-time error (a label out of range) whose message
+ * dmlrt_error() gives. A fused elementwise kernel becomes a loop nest
+ * written here, vectorisable (loop metadata, since the C API cannot set
+ * fast-math flags); everything else calls the runtime's kernels, matrix
+ * products going to CBLAS with transposes as flags. Opaque pointers
+ * throughout (LLVM 16). */
+#include "codegen.h"
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Cg {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr, vd;
+  /* per function */
+  const IrFunc *f;
+  const Schedule *s;
+  LLVMValueRef fn, dims_arg, inputs_arg, params_arg, outputs_arg, ws_arg;
+  LLVMValueRef *syms;      /* loaded symbolic dims, by f->dim_syms index */
+  LLVMValueRef *ptrs;      /* storage pointer of each stored value */
+  LLVMValueRef *scalar;    /* per-iteration value of fused nodes (loop body) */
+  LLVMBasicBlockRef fail_bb;
+  LLVMMetadataRef loop_md_vectorize;
+  int calls;               /* calls emitted: a loop with calls is not marked for vectorisation */
+  Arena *a;
+  Diags *d;
+} Cg;
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static LLVMValueRef ci64(Cg *g, int64_t v) { return LLVMConstInt(g->i64, (unsigned long long)v, true); }
+
+static LLVMTypeRef elem_type(Cg *g, DType dt) {
+  switch (dt) {
+  case DT_F64: return g->f64;
+  case DT_I32: return g->i32;
+  case DT_BOOL: return g->i8;
+  default: return g->f32;
+  }
+}
+
+static bool is_float_dt(DType dt) { return dt == DT_F32 || dt == DT_F64; }
+
+static const char *sfx(DType dt) { return dt == DT_F64 ? "f64" : "f32"; }
+
+static LLVMValueRef dim_value(Cg *g, Dim d) {
+  if (!d.sym) return ci64(g, d.size);
+  for (int i = 0; i < g->f->ndim_syms; i++)
+    if (strcmp(g->f->dim_syms[i], d.sym) == 0) return g->syms[i];
+  return ci64(g, 1); /* unreachable: sema binds every symbol to the signature */
+}
+
+static LLVMValueRef numel(Cg *g, const IrType *t, int from, int to) {
+  LLVMValueRef n = ci64(g, 1);
+  for (int i = from; i < to; i++) n = LLVMBuildMul(g->b, n, dim_value(g, t->dims[i]), "");
+  return n;
+}
+
+static LLVMValueRef count_of(Cg *g, const IrType *t) { return numel(g, t, 0, t->rank); }
+
+/* A declared external function, created on first use. */
+static LLVMValueRef extern_fn(Cg *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n, LLVMTypeRef *fty) {
+  *fty = LLVMFunctionType(ret, params, (unsigned)n, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
+  if (!fn) fn = LLVMAddFunction(g->mod, name, *fty);
+  return fn;
+}
+
+static LLVMValueRef call(Cg *g, const char *name, LLVMTypeRef ret, LLVMValueRef *args, LLVMTypeRef *types, int n) {
+  g->calls++;
+  LLVMTypeRef fty;
+  LLVMValueRef fn = extern_fn(g, name, ret, types, n, &fty);
+  return LLVMBuildCall2(g->b, fty, fn, args, (unsigned)n, "");
+}
+
+static LLVMValueRef intrinsic(Cg *g, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n) {
+  /* fabs, sqrt and pow-free code vectorise; math library calls do not */
+  if (strcmp(name, "llvm.fabs") != 0 && strcmp(name, "llvm.sqrt") != 0) g->calls++;
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->mod, id, &t, 1);
+  LLVMTypeRef params[3] = {t, t, t};
+  LLVMTypeRef fty = LLVMFunctionType(t, params, (unsigned)n, 0);
+  return LLVMBuildCall2(g->b, fty, fn, args, (unsigned)n, "");
+}
+
+static LLVMValueRef libm1(Cg *g, const char *base, DType dt, LLVMValueRef x) {
+  LLVMTypeRef t = elem_type(g, dt);
+  char name[32];
+  snprintf(name, sizeof name, "%s%s", base, dt == DT_F32 ? "f" : "");
+  return call(g, name, t, &x, &t, 1);
+}
+
+/* "file:line:col" of an instruction, for run-time error messages. */
+static LLVMValueRef where(Cg *g, const IrInst *in) {
+  char buf[256] = "dml";
+  if (in->span.src) {
+    int line, col;
+    span_line_col(in->span, &line, &col);
+    snprintf(buf, sizeof buf, "%s:%d:%d", in->span.src->name, line, col);
+  }
+  return LLVMBuildGlobalStringPtr(g->b, buf, "where");
+}
+
+/* Kernels that return non-zero on bad data jump to the error exit. */
+static void check_status(Cg *g, LLVMValueRef status) {
+  LLVMValueRef bad = LLVMBuildICmp(g->b, LLVMIntNE, status, LLVMConstInt(g->i32, 0, 0), "");
+  LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "ok");
+  LLVMBuildCondBr(g->b, bad, g->fail_bb, ok);
+  LLVMPositionBuilderAtEnd(g->b, ok);
+}
+
+/* ---- loops -------------------------------------------------------------------- */
+
+typedef struct Loop {
+  LLVMBasicBlockRef head, body, exit, from;
+  LLVMValueRef iv, count;
+} Loop;
+
+static void loop_begin(Cg *g, Loop *L, LLVMValueRef count) {
+  L->count = count;
+  L->from = LLVMGetInsertBlock(g->b);
+  L->head = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
+  L->body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
+  L->exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
+  LLVMBuildBr(g->b, L->head);
+  LLVMPositionBuilderAtEnd(g->b, L->head);
+  L->iv = LLVMBuildPhi(g->b, g->i64, "i");
+  LLVMValueRef zero = ci64(g, 0);
+  LLVMAddIncoming(L->iv, &zero, &L->from, 1);
+  LLVMValueRef more = LLVMBuildICmp(g->b, LLVMIntSLT, L->iv, count, "");
+  LLVMBuildCondBr(g->b, more, L->body, L->exit);
+  LLVMPositionBuilderAtEnd(g->b, L->body);
+}
+
+static void loop_end(Cg *g, Loop *L, bool vectorize) {
+  LLVMValueRef next = LLVMBuildAdd(g->b, L->iv, ci64(g, 1), "");
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+  LLVMValueRef br = LLVMBuildBr(g->b, L->head);
+  if (vectorize) LLVMSetMetadata(br, LLVMGetMDKindIDInContext(g->ctx, "llvm.loop", 9), LLVMMetadataAsValue(g->ctx, g->loop_md_vectorize));
+  LLVMAddIncoming(L->iv, &next, &latch, 1);
+  LLVMPositionBuilderAtEnd(g->b, L->exit);
+}
+
+/* llvm.loop metadata asking for vectorisation: a self-referencing node. */
+static LLVMMetadataRef vectorize_md(Cg *g) {
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(g->ctx, NULL, 0);
+  LLVMMetadataRef key = LLVMMDStringInContext2(g->ctx, "llvm.loop.vectorize.enable", 26);
+  LLVMMetadataRef on = LLVMValueAsMetadata(LLVMConstInt(g->i1, 1, 0));
+  LLVMMetadataRef pair_items[2] = {key, on};
+  LLVMMetadataRef pair = LLVMMDNodeInContext2(g->ctx, pair_items, 2);
+  LLVMMetadataRef items[2] = {tmp, pair};
+  LLVMMetadataRef node = LLVMMDNodeInContext2(g->ctx, items, 2);
+  LLVMMetadataReplaceAllUsesWith(tmp, node);
+  return node;
+}
+
+/* ---- storage -------------------------------------------------------------------- */
+
+static LLVMValueRef storage_ptr(Cg *g, IrVal v) {
+  const Storage *st = &g->s->st[v];
+  while (st->kind == SK_VIEW) {
+    v = st->of;
+    st = &g->s->st[v];
+  }
+  return g->ptrs[v];
+}
+
+static LLVMValueRef load_at(Cg *g, IrVal v, LLVMValueRef index) {
+  LLVMTypeRef t = elem_type(g, g->f->v[v].ty.dt);
+  LLVMValueRef p = LLVMBuildGEP2(g->b, t, storage_ptr(g, v), &index, 1, "");
+  return LLVMBuildLoad2(g->b, t, p, "");
+}
+
+/* ---- fused elementwise kernels ---------------------------------------------------------- */
+
+typedef struct Nest {
+  int rank;
+  LLVMValueRef idx[MAX_RANK]; /* loop indices, when the nest is not flat */
+  LLVMValueRef flat;          /* flat index of the output element */
+  const IrType *shape;
+} Nest;
+
+/* Offset into a stored operand broadcast to the nest's shape: the operand's
+ * dims align on the right; broadcast axes (size 1) contribute nothing. */
+static LLVMValueRef broadcast_offset(Cg *g, const Nest *n, const IrType *src) {
+  if (n->idx[0] == NULL) return ci64(g, 0); /* a flat nest only has scalars broadcast */
+  LLVMValueRef off = ci64(g, 0), stride = ci64(g, 1);
+  for (int i = src->rank - 1; i >= 0; i--) {
+    int k = n->rank - src->rank + i;
+    Dim d = src->dims[i];
+    bool one = !d.sym && d.size == 1;
+    if (!one) off = LLVMBuildAdd(g->b, off, LLVMBuildMul(g->b, n->idx[k], stride, ""), "");
+    stride = LLVMBuildMul(g->b, stride, dim_value(g, d), "");
+  }
+  return off;
+}
+
+static LLVMValueRef convert(Cg *g, LLVMValueRef x, DType from, DType to) {
+  if (from == to) return x;
+  LLVMTypeRef t = elem_type(g, to);
+  if (to == DT_BOOL) {
+    LLVMValueRef nz = is_float_dt(from) ? LLVMBuildFCmp(g->b, LLVMRealUNE, x, LLVMConstNull(elem_type(g, from)), "")
+                                        : LLVMBuildICmp(g->b, LLVMIntNE, x, LLVMConstNull(elem_type(g, from)), "");
+    return LLVMBuildZExt(g->b, nz, g->i8, "");
+  }
+  if (is_float_dt(from) && is_float_dt(to)) return to == DT_F64 ? LLVMBuildFPExt(g->b, x, t, "") : LLVMBuildFPTrunc(g->b, x, t, "");
+  if (is_float_dt(from)) return LLVMBuildFPToSI(g->b, x, t, "");
+  if (from == DT_BOOL) return is_float_dt(to) ? LLVMBuildUIToFP(g->b, x, t, "") : LLVMBuildZExt(g->b, x, t, "");
+  return is_float_dt(to) ? LLVMBuildSIToFP(g->b, x, t, "") : LLVMBuildSExt(g->b, x, t, "");
+}
+
+static LLVMValueRef scalar_expr(Cg *g, const Nest *n, IrVal v);
+
+/* The value of operand v at the nest's current element. */
+static LLVMValueRef operand(Cg *g, const Nest *n, IrVal v) {
+  if (g->s->st[v].kind == SK_FUSED) return scalar_expr(g, n, v);
+  return load_at(g, v, n->flat);
+}
+
+static LLVMValueRef as_bool(Cg *g, LLVMValueRef x) { return LLVMBuildICmp(g->b, LLVMIntNE, x, LLVMConstInt(g->i8, 0, 0), ""); }
+
+static LLVMValueRef scalar_expr(Cg *g, const Nest *n, IrVal v) {
+  const IrInst *in = &g->f->v[v];
+  DType dt = in->ty.dt;
+  LLVMTypeRef t = elem_type(g, dt);
+  bool fl = is_float_dt(dt);
+  switch (in->op) {
+  case IR_CONST:
+  case IR_FILL:
+    if (fl) return LLVMConstReal(t, in->num);
+    return LLVMConstInt(t, (unsigned long long)(long long)in->num, true);
+  case IR_DIMSIZE: {
+    LLVMValueRef k = ci64(g, 1);
+    for (int i = 0; i < in->nsize_dims; i++) k = LLVMBuildMul(g->b, k, dim_value(g, in->size_dims[i]), "");
+    return fl ? LLVMBuildSIToFP(g->b, k, t, "") : LLVMBuildTrunc(g->b, k, t, "");
+  }
+  case IR_BROADCAST: {
+    IrVal x = in->args[0];
+    if (g->s->st[x].kind == SK_FUSED) return scalar_expr(g, n, x); /* a constant */
+    LLVMValueRef off = broadcast_offset(g, n, &g->f->v[x].ty);
+    return load_at(g, x, off);
+  }
+  default: break;
+  }
+  LLVMValueRef a = in->nargs > 0 ? operand(g, n, in->args[0]) : NULL;
+  LLVMValueRef b = in->nargs > 1 ? operand(g, n, in->args[1]) : NULL;
+  DType adt = in->nargs > 0 ? g->f->v[in->args[0]].ty.dt : dt;
+  bool afl = is_float_dt(adt);
+  LLVMValueRef zero = fl ? LLVMConstReal(t, 0) : LLVMConstInt(t, 0, 0), one = fl ? LLVMConstReal(t, 1) : LLVMConstInt(t, 1, 0);
+  switch (in->op) {
+  case IR_NEG: return fl ? LLVMBuildFNeg(g->b, a, "") : LLVMBuildNeg(g->b, a, "");
+  case IR_EXP: return intrinsic(g, "llvm.exp", t, &a, 1);
+  case IR_LOG: return intrinsic(g, "llvm.log", t, &a, 1);
+  case IR_SQRT: return intrinsic(g, "llvm.sqrt", t, &a, 1);
+  case IR_SIN: return intrinsic(g, "llvm.sin", t, &a, 1);
+  case IR_COS: return intrinsic(g, "llvm.cos", t, &a, 1);
+  case IR_LOG1P: return libm1(g, "log1p", dt, a);
+  case IR_TANH: return libm1(g, "tanh", dt, a);
+  case IR_ABS: return fl ? intrinsic(g, "llvm.fabs", t, &a, 1) : LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, a, zero, ""), LLVMBuildNeg(g->b, a, ""), a, "");
+  case IR_SIGN: {
+    LLVMValueRef pos = fl ? LLVMBuildFCmp(g->b, LLVMRealOGT, a, zero, "") : LLVMBuildICmp(g->b, LLVMIntSGT, a, zero, "");
+    LLVMValueRef neg = fl ? LLVMBuildFCmp(g->b, LLVMRealOLT, a, zero, "") : LLVMBuildICmp(g->b, LLVMIntSLT, a, zero, "");
+    LLVMValueRef m1 = fl ? LLVMConstReal(t, -1) : LLVMConstInt(t, (unsigned long long)-1, 1);
+    return LLVMBuildSelect(g->b, pos, one, LLVMBuildSelect(g->b, neg, m1, zero, ""), "");
+  }
+  case IR_SIGMOID: { /* 1 / (1 + e^-x) */
+    LLVMValueRef e = intrinsic(g, "llvm.exp", t, (LLVMValueRef[]){LLVMBuildFNeg(g->b, a, "")}, 1);
+    return LLVMBuildFDiv(g->b, one, LLVMBuildFAdd(g->b, one, e, ""), "");
+  }
+  case IR_RELU: return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, a, zero, ""), a, zero, "");
+  case IR_SOFTPLUS: { /* max(x, 0) + log1p(e^-|x|), stable for any x */
+    LLVMValueRef ab = intrinsic(g, "llvm.fabs", t, &a, 1);
+    LLVMValueRef e = intrinsic(g, "llvm.exp", t, (LLVMValueRef[]){LLVMBuildFNeg(g->b, ab, "")}, 1);
+    LLVMValueRef mx = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, a, zero, ""), a, zero, "");
+    return LLVMBuildFAdd(g->b, mx, libm1(g, "log1p", dt, e), "");
+  }
+  case IR_STOP_GRAD: return a;
+  case IR_CAST: return convert(g, a, adt, dt);
+  case IR_ADD: return fl ? LLVMBuildFAdd(g->b, a, b, "") : LLVMBuildAdd(g->b, a, b, "");
+  case IR_SUB: return fl ? LLVMBuildFSub(g->b, a, b, "") : LLVMBuildSub(g->b, a, b, "");
+  case IR_MUL: return fl ? LLVMBuildFMul(g->b, a, b, "") : LLVMBuildMul(g->b, a, b, "");
+  case IR_DIV: {
+    if (fl) return LLVMBuildFDiv(g->b, a, b, "");
+    LLVMValueRef safe = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, b, zero, ""), one, b, "");
+    return LLVMBuildSDiv(g->b, a, safe, ""); /* x / 0 is 0 for integers, as the interpreter */
+  }
+  case IR_POW:
+    if (fl) return intrinsic(g, "llvm.pow", t, (LLVMValueRef[]){a, b}, 2);
+    return LLVMBuildFPToSI(g->b, intrinsic(g, "llvm.pow", g->f64, (LLVMValueRef[]){LLVMBuildSIToFP(g->b, a, g->f64, ""), LLVMBuildSIToFP(g->b, b, g->f64, "")}, 2), t, "");
+  case IR_MAXIMUM:
+  case IR_MINIMUM: { /* ties take a, as the interpreter and the derivative rule */
+    LLVMValueRef c = fl ? LLVMBuildFCmp(g->b, in->op == IR_MAXIMUM ? LLVMRealOGE : LLVMRealOLE, a, b, "")
+                        : LLVMBuildICmp(g->b, in->op == IR_MAXIMUM ? LLVMIntSGE : LLVMIntSLE, a, b, "");
+    return LLVMBuildSelect(g->b, c, a, b, "");
+  }
+  case IR_LT: case IR_LE: case IR_GT: case IR_GE: case IR_EQ: case IR_NE: {
+    static const LLVMRealPredicate fp[] = {LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE, LLVMRealOEQ, LLVMRealUNE};
+    static const LLVMIntPredicate ip[] = {LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE, LLVMIntEQ, LLVMIntNE};
+    int k = in->op - IR_LT;
+    LLVMValueRef c = afl ? LLVMBuildFCmp(g->b, fp[k], a, b, "") : LLVMBuildICmp(g->b, ip[k], a, b, "");
+    return LLVMBuildZExt(g->b, c, g->i8, "");
+  }
+  case IR_SELECT: {
+    LLVMValueRef c = operand(g, n, in->args[2]);
+    return LLVMBuildSelect(g->b, as_bool(g, a), b, c, "");
+  }
+  default: break;
+  }
+  diag_error(g->d, in->span, "internal error: no elementwise code for %s", ir_ops[in->op].name);
+  return zero;
+}
+
+/* Does the fused tree under v read a stored operand through a broadcast? */
+static bool needs_indices(Cg *g, IrVal v) {
+  const IrInst *in = &g->f->v[v];
+  if (in->op == IR_BROADCAST) return g->s->st[in->args[0]].kind != SK_FUSED;
+  for (int i = 0; i < in->nargs; i++)
+    if (g->s->st[in->args[i]].kind == SK_FUSED && needs_indices(g, in->args[i])) return true;
+  return false;
+}
+
+static void emit_elementwise(Cg *g, IrVal v) {
+  const IrInst *in = &g->f->v[v];
+  Nest n = {.rank = in->ty.rank, .shape = &in->ty};
+  LLVMTypeRef t = elem_type(g, in->ty.dt);
+  LLVMValueRef out = g->ptrs[v];
+  if (!needs_indices(g, v) || in->ty.rank == 0) { /* one flat, vectorisable loop */
+    Loop L;
+    loop_begin(g, &L, count_of(g, &in->ty));
+    n.flat = L.iv;
+    int calls = g->calls;
+    LLVMValueRef x = scalar_expr(g, &n, v);
+    LLVMBuildStore(g->b, x, LLVMBuildGEP2(g->b, t, out, &L.iv, 1, ""));
+    loop_end(g, &L, g->calls == calls);
+    return;
+  }
+  /* nested loops, one per axis; the innermost is contiguous in the output */
+  Loop L[MAX_RANK];
+  LLVMValueRef flat = ci64(g, 0);
+  for (int i = 0; i < n.rank; i++) {
+    loop_begin(g, &L[i], dim_value(g, in->ty.dims[i]));
+    n.idx[i] = L[i].iv;
+    flat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, flat, dim_value(g, in->ty.dims[i]), ""), L[i].iv, "");
+  }
+  n.flat = flat;
+  int calls = g->calls;
+  LLVMValueRef x = scalar_expr(g, &n, v);
+  LLVMBuildStore(g->b, x, LLVMBuildGEP2(g->b, t, out, &flat, 1, ""));
+  for (int i = n.rank - 1; i >= 0; i--) loop_end(g, &L[i], i == n.rank - 1 && g->calls == calls);
+}
+
+/* A broadcast that a non-elementwise kernel reads needs its own buffer. */
+static void emit_broadcast_copy(Cg *g, IrVal v) {
+  const IrInst *in = &g->f->v[v];
+  Nest n = {.rank = in->ty.rank, .shape = &in->ty};
+  Loop L[MAX_RANK];
+  LLVMValueRef flat = ci64(g, 0);
+  for (int i = 0; i < n.rank; i++) {
+    loop_begin(g, &L[i], dim_value(g, in->ty.dims[i]));
+    n.idx[i] = L[i].iv;
+    flat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, flat, dim_value(g, in->ty.dims[i]), ""), L[i].iv, "");
+  }
+  n.flat = flat;
+  LLVMValueRef x = scalar_expr(g, &n, v);
+  LLVMBuildStore(g->b, x, LLVMBuildGEP2(g->b, elem_type(g, in->ty.dt), g->ptrs[v], &flat, 1, ""));
+  for (int i = n.rank - 1; i >= 0; i--) loop_end(g, &L[i], false);
+}
+
+/* ---- calls into the runtime ------------------------------------------------------ */
+
+/* [outer, n, inner] around an axis; axis -1 is every axis (outer = inner = 1). */
+static void split_axis(Cg *g, const IrType *t, int axis, LLVMValueRef *outer, LLVMValueRef *n, LLVMValueRef *inner) {
+  if (axis < 0) {
+    *outer = ci64(g, 1);
+    *n = count_of(g, t);
+    *inner = ci64(g, 1);
+    return;
+  }
+  *outer = numel(g, t, 0, axis);
+  *n = dim_value(g, t->dims[axis]);
+  *inner = numel(g, t, axis + 1, t->rank);
+}
+
+/* An i64 array on the stack holding the given values. */
+static LLVMValueRef i64_array(Cg *g, LLVMValueRef *vals, int n) {
+  LLVMTypeRef at = LLVMArrayType(g->i64, (unsigned)(n ? n : 1));
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(g->b);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(g->fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first) LLVMPositionBuilderBefore(g->b, first);
+  else LLVMPositionBuilderAtEnd(g->b, entry);
+  LLVMValueRef arr = LLVMBuildAlloca(g->b, at, "shape");
+  LLVMPositionBuilderAtEnd(g->b, here);
+  for (int i = 0; i < n; i++) {
+    LLVMValueRef idx[2] = {ci64(g, 0), ci64(g, i)};
+    LLVMBuildStore(g->b, vals[i], LLVMBuildGEP2(g->b, at, arr, idx, 2, ""));
+  }
+  return arr;
+}
+
+static void emit_matmul(Cg *g, IrVal v) {
+  const IrInst *in = &g->f->v[v];
+  IrVal av = in->args[0], bv = in->args[1];
+  const Storage *sa = &g->s->st[av], *sb = &g->s->st[bv];
+  bool ta = sa->kind == SK_VIEW && sa->transposed, tb = sb->kind == SK_VIEW && sb->transposed;
+  const IrType *A = &g->f->v[av].ty, *B = &g->f->v[bv].ty;
+  /* vectors act as [1,k] on the left and [k,1] on the right */
+  LLVMValueRef m = A->rank >= 2 ? dim_value(g, A->dims[A->rank - 2]) : ci64(g, 1);
+  LLVMValueRef k = dim_value(g, A->dims[A->rank - 1]);
+  LLVMValueRef nn = B->rank >= 2 ? dim_value(g, B->dims[B->rank - 1]) : ci64(g, 1);
+  /* batch axes of the result; each operand's batch axes align on the right
+   * and step by one matrix, or by nothing where broadcast */
+  int brank = in->ty.rank - (A->rank >= 2) - (B->rank >= 2);
+  LLVMValueRef bd[MAX_RANK], as[MAX_RANK], bs[MAX_RANK];
+  const IrType *ops[2] = {A, B};
+  LLVMValueRef *strides[2] = {as, bs};
+  LLVMValueRef mat[2] = {LLVMBuildMul(g->b, m, k, ""), LLVMBuildMul(g->b, k, nn, "")};
+  for (int o = 0; o < 2; o++) {
+    int orank = ops[o]->rank >= 2 ? ops[o]->rank - 2 : 0;
+    LLVMValueRef stride = mat[o];
+    for (int i = brank - 1; i >= 0; i--) {
+      int j = orank - brank + i;
+      Dim dd = j >= 0 ? ops[o]->dims[j] : (Dim){1, NULL};
+      strides[o][i] = (!dd.sym && dd.size == 1) ? ci64(g, 0) : stride;
+      if (j >= 0) stride = LLVMBuildMul(g->b, stride, dim_value(g, dd), "");
+    }
+  }
+  for (int i = 0; i < brank; i++) bd[i] = dim_value(g, in->ty.dims[i]);
+  LLVMValueRef args[12] = {storage_ptr(g, av), storage_ptr(g, bv), g->ptrs[v], LLVMConstInt(g->i32, (unsigned)brank, 0),
+                           i64_array(g, bd, brank), i64_array(g, as, brank), i64_array(g, bs, brank), m, nn, k,
+                           LLVMConstInt(g->i32, ta, 0), LLVMConstInt(g->i32, tb, 0)};
+  LLVMTypeRef types[12] = {g->ptr, g->ptr, g->ptr, g->i32, g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i32, g->i32};
+  char name[32];
+  snprintf(name, sizeof name, "dmlrt_matmul_%s", sfx(in->ty.dt));
+  call(g, name, g->vd, args, types, 12);
+}
+
+static void emit_call_kernel(Cg *g, IrVal v) {
+  const IrInst *in = &g->f->v[v];
+  DType dt = in->ty.dt;
+  const IrType *xt = in->nargs ? &g->f->v[in->args[0]].ty : &in->ty;
+  LLVMValueRef x = in->nargs ? storage_ptr(g, in->args[0]) : NULL, y = g->ptrs[v];
+  LLVMValueRef outer, n, inner;
+  char name[48];
+  switch (in->op) {
+  case IR_SUM: case IR_MAX: case IR_MIN: case IR_LOGSUMEXP: case IR_ARGMAX: case IR_ARGMIN: {
+    bool arg = in->op == IR_ARGMAX || in->op == IR_ARGMIN;
+    int op = in->op == IR_SUM ? 0 : (in->op == IR_MAX || in->op == IR_ARGMAX) ? 1 : in->op == IR_MIN || in->op == IR_ARGMIN ? 2 : 3;
+    split_axis(g, xt, in->axis, &outer, &n, &inner);
+    snprintf(name, sizeof name, "dmlrt_%sreduce_%s", arg ? "arg" : "", sfx(g->f->v[in->args[0]].ty.dt));
+    LLVMValueRef args[6] = {LLVMConstInt(g->i32, (unsigned)op, 0), x, y, outer, n, inner};
+    LLVMTypeRef types[6] = {g->i32, g->ptr, g->ptr, g->i64, g->i64, g->i64};
+    call(g, name, g->vd, args, types, 6);
+    return;
+  }
+  case IR_SOFTMAX: case IR_LOG_SOFTMAX: {
+    split_axis(g, xt, in->axis, &outer, &n, &inner);
+    snprintf(name, sizeof name, "dmlrt_softmax_%s", sfx(dt));
+    LLVMValueRef args[6] = {LLVMConstInt(g->i32, in->op == IR_LOG_SOFTMAX, 0), x, y, outer, n, inner};
+    LLVMTypeRef types[6] = {g->i32, g->ptr, g->ptr, g->i64, g->i64, g->i64};
+    call(g, name, g->vd, args, types, 6);
+    return;
+  }
+  case IR_MATMUL: emit_matmul(g, v); return;
+  case IR_TRANSPOSE: {
+    LLVMValueRef m = dim_value(g, xt->dims[xt->rank - 2]), nn = dim_value(g, xt->dims[xt->rank - 1]);
+    snprintf(name, sizeof name, "dmlrt_transpose_%s", sfx(dt));
+    LLVMValueRef args[5] = {x, y, numel(g, xt, 0, xt->rank - 2), m, nn};
+    LLVMTypeRef types[5] = {g->ptr, g->ptr, g->i64, g->i64, g->i64};
+    call(g, name, g->vd, args, types, 5);
+    return;
+  }
+  case IR_SUM_TO: {
+    /* y's strides seen from x's index space: 0 where y has no axis or size 1 */
+    LLVMValueRef xd[MAX_RANK], ys[MAX_RANK], stride = ci64(g, 1);
+    for (int i = xt->rank - 1; i >= 0; i--) {
+      xd[i] = dim_value(g, xt->dims[i]);
+      int k = in->ty.rank - xt->rank + i;
+      Dim d = k >= 0 ? in->ty.dims[k] : (Dim){1, NULL};
+      ys[i] = (!d.sym && d.size == 1) ? ci64(g, 0) : stride;
+      if (k >= 0) stride = LLVMBuildMul(g->b, stride, dim_value(g, d), "");
+    }
+    snprintf(name, sizeof name, "dmlrt_sum_to_%s", sfx(dt));
+    LLVMValueRef args[6] = {x, y, LLVMConstInt(g->i32, (unsigned)xt->rank, 0), i64_array(g, xd, xt->rank),
+                            i64_array(g, ys, xt->rank), count_of(g, &in->ty)};
+    LLVMTypeRef types[6] = {g->ptr, g->ptr, g->i32, g->ptr, g->ptr, g->i64};
+    call(g, name, g->vd, args, types, 6);
+    return;
+  }
+  case IR_INDEX: case IR_UPDATE: {
+    const IrType *bt = xt;
+    LLVMValueRef dims[MAX_RANK], lo[MAX_RANK], len[MAX_RANK];
+    int arg = in->op == IR_UPDATE ? 2 : 1;
+    for (int i = 0; i < bt->rank; i++) {
+      dims[i] = dim_value(g, bt->dims[i]);
+      if (i >= in->naxes) {
+        lo[i] = ci64(g, 0);
+        len[i] = dims[i];
+      } else if (in->axes[i].is_slice) {
+        lo[i] = ci64(g, in->axes[i].lo);
+        len[i] = in->axes[i].hi < 0 ? dims[i] : ci64(g, in->axes[i].hi - in->axes[i].lo);
+      } else { /* a position from an operand: negative counts from the end */
+        LLVMValueRef k = LLVMBuildSExt(g->b, load_at(g, in->args[arg++], ci64(g, 0)), g->i64, "");
+        LLVMValueRef args[3] = {k, dims[i], where(g, in)};
+        LLVMTypeRef types[3] = {g->i64, g->i64, g->ptr};
+        check_status(g, call(g, "dmlrt_check_index", g->i32, args, types, 3));
+        LLVMValueRef neg = LLVMBuildICmp(g->b, LLVMIntSLT, k, ci64(g, 0), "");
+        lo[i] = LLVMBuildSelect(g->b, neg, LLVMBuildAdd(g->b, k, dims[i], ""), k, "");
+        len[i] = ci64(g, 1);
+      }
+    }
+    LLVMValueRef esize = ci64(g, (int64_t)dtype_size(dt));
+    if (in->op == IR_UPDATE) { /* y = base; then y[box] = value */
+      LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, bt), esize, "");
+      LLVMValueRef cargs[3] = {y, x, bytes};
+      LLVMTypeRef ctypes[3] = {g->ptr, g->ptr, g->i64};
+      call(g, "memmove", g->ptr, cargs, ctypes, 3);
+    }
+    LLVMValueRef src = in->op == IR_UPDATE ? storage_ptr(g, in->args[1]) : x;
+    LLVMValueRef args[8] = {src, y, esize, LLVMConstInt(g->i32, (unsigned)bt->rank, 0), i64_array(g, dims, bt->rank),
+                            i64_array(g, lo, bt->rank), i64_array(g, len, bt->rank), LLVMConstInt(g->i32, in->op == IR_UPDATE, 0)};
+    LLVMTypeRef types[8] = {g->ptr, g->ptr, g->i64, g->i32, g->ptr, g->ptr, g->ptr, g->i32};
+    call(g, "dmlrt_box_copy", g->vd, args, types, 8);
+    return;
+  }
+  case IR_ONEHOT: case IR_PICK: case IR_CROSS_ENTROPY: {
+    const IrType *labels_t = in->op == IR_ONEHOT ? xt : &g->f->v[in->args[1]].ty;
+    LLVMValueRef rows = count_of(g, labels_t);
+    LLVMValueRef k = in->op == IR_ONEHOT ? dim_value(g, in->ty.dims[in->ty.rank - 1]) : dim_value(g, xt->dims[xt->rank - 1]);
+    LLVMValueRef st;
+    if (in->op == IR_ONEHOT) {
+      snprintf(name, sizeof name, "dmlrt_onehot_%s", sfx(dt));
+      LLVMValueRef args[5] = {x, y, rows, k, where(g, in)};
+      LLVMTypeRef types[5] = {g->ptr, g->ptr, g->i64, g->i64, g->ptr};
+      st = call(g, name, g->i32, args, types, 5);
+    } else {
+      snprintf(name, sizeof name, "dmlrt_%s_%s", in->op == IR_PICK ? "pick" : "cross_entropy", sfx(dt));
+      LLVMValueRef args[6] = {x, storage_ptr(g, in->args[1]), y, rows, k, where(g, in)};
+      LLVMTypeRef types[6] = {g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->ptr};
+      st = call(g, name, g->i32, args, types, 6);
+    }
+    check_status(g, st);
+    return;
+  }
+  case IR_MSE: {
+    snprintf(name, sizeof name, "dmlrt_mse_%s", sfx(dt));
+    LLVMValueRef args[4] = {x, storage_ptr(g, in->args[1]), y, count_of(g, xt)};
+    LLVMTypeRef types[4] = {g->ptr, g->ptr, g->ptr, g->i64};
+    call(g, name, g->vd, args, types, 4);
+    return;
+  }
+  case IR_L1: case IR_L2: {
+    snprintf(name, sizeof name, "dmlrt_norm_%s", sfx(dt));
+    LLVMValueRef args[4] = {LLVMConstInt(g->i32, in->op == IR_L1 ? 1 : 2, 0), x, y, count_of(g, xt)};
+    LLVMTypeRef types[4] = {g->i32, g->ptr, g->ptr, g->i64};
+    call(g, name, g->vd, args, types, 4);
+    return;
+  }
+  case IR_EYE: {
+    snprintf(name, sizeof name, "dmlrt_eye_%s", sfx(dt));
+    LLVMValueRef args[2] = {y, dim_value(g, in->ty.dims[0])};
+    LLVMTypeRef types[2] = {g->ptr, g->i64};
+    call(g, name, g->vd, args, types, 2);
+    return;
+  }
+  case IR_CONV2D: case IR_MAXPOOL2D: case IR_AVGPOOL2D: {
+    const IrType *wt = in->op == IR_CONV2D ? &g->f->v[in->args[1]].ty : NULL;
+    LLVMValueRef sh[13] = {dim_value(g, xt->dims[0]), dim_value(g, xt->dims[1]), dim_value(g, xt->dims[2]),
+                           dim_value(g, xt->dims[3]), dim_value(g, in->ty.dims[1]),
+                           wt ? dim_value(g, wt->dims[2]) : ci64(g, in->kernel[0]),
+                           wt ? dim_value(g, wt->dims[3]) : ci64(g, in->kernel[1]), dim_value(g, in->ty.dims[2]),
+                           dim_value(g, in->ty.dims[3]), ci64(g, in->stride[0]), ci64(g, in->stride[1]),
+                           ci64(g, in->pad[0]), ci64(g, in->pad[1])};
+    LLVMValueRef shape = i64_array(g, sh, 13);
+    if (in->op == IR_CONV2D) {
+      snprintf(name, sizeof name, "dmlrt_conv2d_%s", sfx(dt));
+      LLVMValueRef args[4] = {x, storage_ptr(g, in->args[1]), y, shape};
+      LLVMTypeRef types[4] = {g->ptr, g->ptr, g->ptr, g->ptr};
+      call(g, name, g->vd, args, types, 4);
+    } else {
+      snprintf(name, sizeof name, "dmlrt_pool2d_%s", sfx(dt));
+      LLVMValueRef args[4] = {LLVMConstInt(g->i32, in->op == IR_MAXPOOL2D, 0), x, y, shape};
+      LLVMTypeRef types[4] = {g->i32, g->ptr, g->ptr, g->ptr};
+      call(g, name, g->vd, args, types, 4);
+    }
+    return;
+  }
+  default: break;
+  }
+  diag_error(g->d, in->span, "internal error: no native code for %s", ir_ops[in->op].name);
+}
+
+static bool is_loop_kernel(IrOp op) {
+  IrKind k = ir_ops[op].kind;
+  return k == K_UNARY || k == K_BINARY || k == K_COMPARE || op == IR_SELECT || op == IR_CONST || op == IR_FILL ||
+         op == IR_DIMSIZE || op == IR_BROADCAST;
+}
+
+/* ---- functions ---------------------------------------------------------------------- */
+
+static LLVMValueRef load_ptr_arg(Cg *g, LLVMValueRef array, int i) {
+  LLVMValueRef idx = ci64(g, i);
+  return LLVMBuildLoad2(g->b, g->ptr, LLVMBuildGEP2(g->b, g->ptr, array, &idx, 1, ""), "");
+}
+
+/* Bytes of each slot: the largest of its values, rounded up to 64. */
+static LLVMValueRef *slot_sizes(Cg *g) {
+  const Schedule *s = g->s;
+  LLVMValueRef *sz = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(s->nslots + 1));
+  for (int i = 0; i < s->nslots; i++) sz[i] = ci64(g, 0);
+  for (int k = 0; k < s->nkernels; k++) {
+    IrVal v = s->kernels[k];
+    if (s->st[v].kind != SK_TEMP) continue;
+    const IrType *t = &g->f->v[v].ty;
+    LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, t), ci64(g, (int64_t)dtype_size(t->dt)), "");
+    bytes = LLVMBuildAnd(g->b, LLVMBuildAdd(g->b, bytes, ci64(g, 63), ""), ci64(g, ~(int64_t)63), "");
+    int slot = s->st[v].index;
+    LLVMValueRef bigger = LLVMBuildICmp(g->b, LLVMIntUGT, bytes, sz[slot], "");
+    sz[slot] = LLVMBuildSelect(g->b, bigger, bytes, sz[slot], "");
+  }
+  return sz;
+}
+
+static void load_dims(Cg *g) {
+  g->syms = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(g->f->ndim_syms + 1));
+  for (int i = 0; i < g->f->ndim_syms; i++) {
+    LLVMValueRef idx = ci64(g, i);
+    g->syms[i] = LLVMBuildLoad2(g->b, g->i64, LLVMBuildGEP2(g->b, g->i64, g->dims_arg, &idx, 1, ""), g->f->dim_syms[i]);
+  }
+}
+
+static void emit_workspace_fn(Cg *g, const char *name) {
+  LLVMTypeRef params[1] = {g->ptr};
+  LLVMTypeRef fty = LLVMFunctionType(g->i64, params, 1, 0);
+  char full[160];
+  snprintf(full, sizeof full, "%s_workspace", name);
+  g->fn = LLVMAddFunction(g->mod, full, fty);
+  g->dims_arg = LLVMGetParam(g->fn, 0);
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry"));
+  load_dims(g);
+  LLVMValueRef *sz = slot_sizes(g), total = ci64(g, 0);
+  for (int i = 0; i < g->s->nslots; i++) total = LLVMBuildAdd(g->b, total, sz[i], "");
+  LLVMBuildRet(g->b, total);
+}
+
+static void emit_main_fn(Cg *g, const char *name) {
+  const IrFunc *f = g->f;
+  const Schedule *s = g->s;
+  LLVMTypeRef params[5] = {g->ptr, g->ptr, g->ptr, g->ptr, g->ptr};
+  LLVMTypeRef fty = LLVMFunctionType(g->i32, params, 5, 0);
+  char full[160];
+  snprintf(full, sizeof full, "%s", name);
+  g->fn = LLVMAddFunction(g->mod, full, fty);
+  for (int i = 0; i < 5; i++) LLVMAddAttributeAtIndex(g->fn, (unsigned)i + 1, LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("noalias", 7), 0));
+  g->dims_arg = LLVMGetParam(g->fn, 0);
+  g->inputs_arg = LLVMGetParam(g->fn, 1);
+  g->params_arg = LLVMGetParam(g->fn, 2);
+  g->outputs_arg = LLVMGetParam(g->fn, 3);
+  g->ws_arg = LLVMGetParam(g->fn, 4);
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry"));
+  g->fail_bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "fail");
+  load_dims(g);
+  /* storage pointers: caller buffers and workspace slots */
+  g->ptrs = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(f->nv + 1));
+  LLVMValueRef *sz = slot_sizes(g);
+  LLVMValueRef *slot_ptr = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(s->nslots + 1));
+  LLVMValueRef off = ci64(g, 0);
+  for (int i = 0; i < s->nslots; i++) {
+    slot_ptr[i] = LLVMBuildGEP2(g->b, g->i8, g->ws_arg, &off, 1, "slot");
+    off = LLVMBuildAdd(g->b, off, sz[i], "");
+  }
+  for (IrVal v = 0; v < f->nv; v++) {
+    const Storage *st = &s->st[v];
+    switch (st->kind) {
+    case SK_INPUT: g->ptrs[v] = load_ptr_arg(g, g->inputs_arg, st->index); break;
+    case SK_PARAM: g->ptrs[v] = load_ptr_arg(g, g->params_arg, st->index); break;
+    case SK_OUTPUT: g->ptrs[v] = load_ptr_arg(g, g->outputs_arg, st->index); break;
+    case SK_TEMP: g->ptrs[v] = slot_ptr[st->index]; break;
+    default: break;
+    }
+  }
+  for (int k = 0; k < s->nkernels; k++) {
+    IrVal v = s->kernels[k];
+    const IrInst *in = &f->v[v];
+    if (in->op == IR_BROADCAST) emit_broadcast_copy(g, v);
+    else if (is_loop_kernel(in->op)) emit_elementwise(g, v);
+    else emit_call_kernel(g, v);
+  }
+  /* results that are views, inputs, params, constants or repeated */
+  for (int i = 0; i < s->ncopies; i++) {
+    IrVal v = s->copies[i];
+    const IrInst *in = &f->v[v];
+    LLVMValueRef out = load_ptr_arg(g, g->outputs_arg, s->copy_to[i]);
+    if (s->st[v].kind == SK_FUSED) { /* a constant or a fused expression: evaluate into the output */
+      LLVMValueRef saved = g->ptrs[v];
+      g->ptrs[v] = out;
+      emit_elementwise(g, v);
+      g->ptrs[v] = saved;
+      continue;
+    }
+    LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, &in->ty), ci64(g, (int64_t)dtype_size(in->ty.dt)), "");
+    LLVMValueRef args[3] = {out, storage_ptr(g, v), bytes};
+    LLVMTypeRef types[3] = {g->ptr, g->ptr, g->i64};
+    call(g, "memmove", g->ptr, args, types, 3);
+  }
+  LLVMBuildRet(g->b, LLVMConstInt(g->i32, 0, 0));
+  LLVMPositionBuilderAtEnd(g->b, g->fail_bb);
+  LLVMBuildRet(g->b, LLVMConstInt(g->i32, 1, 0));
+}
+
+/* ---- module ------------------------------------------------------------------------------ */
+
+static LLVMTargetMachineRef host_machine(Diags *d, bool pic, int opt) {
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+  char *triple = LLVMGetDefaultTargetTriple();
+  LLVMTargetRef target;
+  char *err = NULL;
+  if (LLVMGetTargetFromTriple(triple, &target, &err)) {
+    diag_error(d, (Span){0}, "LLVM has no target for %s: %s", triple, err);
+    LLVMDisposeMessage(err);
+    LLVMDisposeMessage(triple);
+    return NULL;
+  }
+  char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+  LLVMCodeGenOptLevel level = opt <= 0 ? LLVMCodeGenLevelNone : opt == 1 ? LLVMCodeGenLevelLess : opt == 2 ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelAggressive;
+  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, level,
+                                                    pic ? LLVMRelocPIC : LLVMRelocDefault, LLVMCodeModelDefault);
+  LLVMDisposeMessage(cpu);
+  LLVMDisposeMessage(features);
+  LLVMDisposeMessage(triple);
+  return tm;
+}
+
+bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d) {
+  int errors = d->nerrors;
+  LLVMTargetMachineRef tm = host_machine(d, opt->pic, opt->opt_level);
+  if (!tm) return false;
+  Cg g = {.a = a, .d = d};
+  g.ctx = LLVMContextCreate();
+  g.mod = LLVMModuleCreateWithNameInContext(opt->module_name, g.ctx);
+  g.b = LLVMCreateBuilderInContext(g.ctx);
+  g.i1 = LLVMInt1TypeInContext(g.ctx);
+  g.i8 = LLVMInt8TypeInContext(g.ctx);
+  g.i32 = LLVMInt32TypeInContext(g.ctx);
+  g.i64 = LLVMInt64TypeInContext(g.ctx);
+  g.f32 = LLVMFloatTypeInContext(g.ctx);
+  g.f64 = LLVMDoubleTypeInContext(g.ctx);
+  g.ptr = LLVMPointerTypeInContext(g.ctx, 0);
+  g.vd = LLVMVoidTypeInContext(g.ctx);
+  g.loop_md_vectorize = vectorize_md(&g);
+  char *triple = LLVMGetTargetMachineTriple(tm);
+  LLVMSetTarget(g.mod, triple);
+  LLVMDisposeMessage(triple);
+  LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(g.mod, layout);
+  for (int i = 0; i < nunits; i++) {
+    g.f = units[i].f;
+    g.s = units[i].s;
+    emit_main_fn(&g, units[i].name);
+    emit_workspace_fn(&g, units[i].name);
+  }
+  bool ok = d->nerrors == errors;
+  char *msg = NULL;
+  if (ok && LLVMVerifyModule(g.mod, LLVMReturnStatusAction, &msg)) {
+    diag_error(d, (Span){0}, "internal error: the generated LLVM module does not verify: %.400s", msg);
+    ok = false;
+  }
+  if (msg) LLVMDisposeMessage(msg);
+  if (ok && opt->opt_level > 0) {
+    char passes[32];
+    snprintf(passes, sizeof passes, "default<O%d>", opt->opt_level > 3 ? 3 : opt->opt_level);
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+    LLVMErrorRef e = LLVMRunPasses(g.mod, passes, tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (e) {
+      char *m = LLVMGetErrorMessage(e);
+      diag_error(d, (Span){0}, "internal error: LLVM passes failed: %s", m);
+      LLVMDisposeErrorMessage(m);
+      ok = false;
+    }
+  }
+  if (ok) {
+    char *err = NULL;
+    if (opt->emit == CG_EMIT_LLVM) {
+      char *text = LLVMPrintModuleToString(g.mod);
+      fputs(text, opt->text_out ? opt->text_out : stdout);
+      LLVMDisposeMessage(text);
+    } else if (LLVMTargetMachineEmitToFile(tm, g.mod, (char *)opt->output,
+                                           opt->emit == CG_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile, &err)) {
+      diag_error(d, (Span){0}, "cannot write %s: %s", opt->output, err);
+      LLVMDisposeMessage(err);
+      ok = false;
+    }
+  }
+  LLVMDisposeTargetData(layout);
+  LLVMDisposeBuilder(g.b);
+  LLVMDisposeModule(g.mod);
+  LLVMContextDispose(g.ctx);
+  LLVMDisposeTargetMachine(tm);
+  return ok;
+}

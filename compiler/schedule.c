@@ -1,0 +1,237 @@
+/* schedule.c - fusion decisions and the memory plan (see schedule.h).
+ *
+ * The one idea: an elementwise value read exactly once, by another
+ * elementwise value, never needs memory: the reader's loop computes it on
+ * the spot. Constants and broadcasts of stored values are cheap enough to
+ * recompute for every reader. Whatever remains is a kernel, and its result
+ * lives in a workspace slot from its kernel to its last reader. */
+#include "schedule.h"
+#include <string.h>
+
+size_t dtype_size(DType dt) {
+  switch (dt) {
+  case DT_F64: return 8;
+  case DT_BOOL: return 1;
+  default: return 4;
+  }
+}
+
+static bool elementwise(IrOp op) {
+  IrKind k = ir_ops[op].kind;
+  return k == K_UNARY || k == K_BINARY || k == K_COMPARE || op == IR_SELECT;
+}
+
+static bool cheap_leaf(IrOp op) { return op == IR_CONST || op == IR_FILL || op == IR_DIMSIZE; }
+
+typedef struct Users {
+  IrVal *v;
+  int n, cap;
+} Users;
+
+Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
+  Schedule *s = ARENA_NEW(a, Schedule);
+  s->f = f;
+  int nv = f->nv;
+  s->st = arena_alloc(a, sizeof(Storage) * (size_t)(nv + 1));
+  s->uses = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  Users *users = arena_alloc(a, sizeof(Users) * (size_t)(nv + 1));
+  for (IrVal v = 0; v < nv; v++) {
+    const IrInst *in = &f->v[v];
+    if (in->op == IR_FOR || in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY || in->op == IR_FOR_RESULT) {
+      diag_error(d, in->span, "native code for `for` loops is not generated yet");
+      return NULL;
+    }
+    for (int i = 0; i < in->nargs; i++) {
+      s->uses[in->args[i]]++;
+      Users *u = &users[in->args[i]];
+      ARENA_PUSH(a, u->v, u->n, u->cap, v);
+    }
+  }
+  bool *is_result = arena_alloc(a, sizeof(bool) * (size_t)(nv + 1));
+  for (int i = 0; i < f->nresults; i++) is_result[f->results[i]] = true;
+
+  /* decide storage, last value first so that users are decided before
+   * their operands */
+  for (IrVal v = nv - 1; v >= 0; v--) {
+    const IrInst *in = &f->v[v];
+    Storage *st = &s->st[v];
+    st->kind = SK_TEMP;
+    st->of = -1;
+    if (in->op == IR_INPUT) {
+      st->kind = SK_INPUT;
+      st->index = in->index;
+      continue;
+    }
+    if (in->op == IR_PARAM) {
+      st->kind = SK_PARAM;
+      st->index = in->index;
+      continue;
+    }
+    if (in->op == IR_RESHAPE) {
+      st->kind = SK_VIEW;
+      st->of = in->args[0];
+      continue;
+    }
+    if (!users[v].n && !is_result[v]) { /* dead: never computed */
+      st->kind = SK_FUSED;
+      continue;
+    }
+    bool all_ew = true, all_matmul = true, none_broadcast = true;
+    for (int i = 0; i < users[v].n; i++) {
+      const IrInst *u = &f->v[users[v].v[i]];
+      all_ew &= elementwise(u->op) || u->op == IR_BROADCAST;
+      all_matmul &= u->op == IR_MATMUL;
+      none_broadcast &= u->op != IR_BROADCAST;
+    }
+    if (in->op == IR_TRANSPOSE && all_matmul && users[v].n && !is_result[v] && f->v[in->args[0]].ty.rank == 2) {
+      st->kind = SK_VIEW; /* a BLAS transpose flag, never a copy */
+      st->of = in->args[0];
+      st->transposed = true;
+      continue;
+    }
+    bool users_fused = true; /* every reader is a fused or kernel elementwise op */
+    for (int i = 0; i < users[v].n; i++) users_fused &= elementwise(f->v[users[v].v[i]].op) || f->v[users[v].v[i]].op == IR_BROADCAST;
+    if (!is_result[v] && users[v].n && users_fused) {
+      if (cheap_leaf(in->op)) {
+        st->kind = SK_FUSED;
+        continue;
+      }
+      /* a broadcast of something stored (or cheap) is an indexing pattern */
+      if (in->op == IR_BROADCAST && none_broadcast) {
+        st->kind = SK_FUSED;
+        continue;
+      }
+      if (elementwise(in->op) && s->uses[v] == 1 && none_broadcast && all_ew) {
+        st->kind = SK_FUSED;
+        continue;
+      }
+    }
+  }
+  /* a broadcast is fused only over an operand with storage or a constant */
+  for (IrVal v = 0; v < nv; v++) {
+    const IrInst *in = &f->v[v];
+    if (in->op == IR_BROADCAST && s->st[v].kind == SK_FUSED) {
+      IrVal x = in->args[0];
+      if (s->st[x].kind == SK_FUSED && !cheap_leaf(f->v[x].op)) s->st[x].kind = SK_TEMP;
+    }
+  }
+  /* results: written straight into their output buffer when computed by a
+   * kernel of their own; otherwise copied there at the end */
+  s->copies = arena_alloc(a, sizeof(IrVal) * (size_t)(f->nresults + 1));
+  s->copy_to = arena_alloc(a, sizeof(int) * (size_t)(f->nresults + 1));
+  for (int i = 0; i < f->nresults; i++) {
+    IrVal r = f->results[i];
+    Storage *st = &s->st[r];
+    if (st->kind == SK_TEMP) {
+      st->kind = SK_OUTPUT;
+      st->index = i;
+    } else {
+      s->copies[s->ncopies] = r;
+      s->copy_to[s->ncopies++] = i;
+    }
+  }
+  /* kernels in value order; liveness by the position of the last reader */
+  int *pos = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  s->kernels = arena_alloc(a, sizeof(IrVal) * (size_t)(nv + 1));
+  for (IrVal v = 0; v < nv; v++) {
+    StorageKind k = s->st[v].kind;
+    if (k == SK_TEMP || k == SK_OUTPUT) {
+      pos[v] = s->nkernels;
+      s->kernels[s->nkernels++] = v;
+      if (f->v[v].op == IR_MATMUL) s->nblas++;
+    } else if (k == SK_FUSED) {
+      s->nfused++;
+    }
+  }
+  /* the kernel position where each value is last read (fused readers count
+   * at their kernel); copies at the end read results */
+  int *last = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  for (IrVal v = 0; v < nv; v++) last[v] = -1;
+  for (IrVal v = nv - 1; v >= 0; v--) { /* a fused value is read where its reader's kernel runs */
+    if (s->st[v].kind != SK_FUSED) continue;
+    int p = -1;
+    for (int i = 0; i < users[v].n; i++) {
+      IrVal u = users[v].v[i];
+      if (pos[u] > p) p = pos[u];
+    }
+    pos[v] = p;
+  }
+  for (IrVal v = 0; v < nv; v++) {
+    const IrInst *in = &f->v[v];
+    int at = s->st[v].kind == SK_VIEW ? -1 : pos[v];
+    if (s->st[v].kind == SK_VIEW) { /* a view is read wherever its readers are */
+      for (int i = 0; i < users[v].n; i++) at = pos[users[v].v[i]] > at ? pos[users[v].v[i]] : at;
+      pos[v] = at;
+    }
+    for (int i = 0; i < in->nargs; i++) {
+      IrVal x = in->args[i];
+      while (s->st[x].kind == SK_VIEW) { /* the viewed value lives as long as the view */
+        if (at > last[x]) last[x] = at;
+        x = s->st[x].of;
+      }
+      if (at > last[x]) last[x] = at;
+    }
+  }
+  for (int i = 0; i < s->ncopies; i++) {
+    IrVal x = s->copies[i];
+    while (s->st[x].kind == SK_VIEW) x = s->st[x].of;
+    last[x] = s->nkernels;
+  }
+  /* slots: first free slot of the same element size, else a new one */
+  s->slot_of_value = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  int *slot_free_after = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  size_t *slot_elem = arena_alloc(a, sizeof(size_t) * (size_t)(nv + 1));
+  for (int k = 0; k < s->nkernels; k++) {
+    IrVal v = s->kernels[k];
+    s->slot_of_value[v] = -1;
+    if (s->st[v].kind != SK_TEMP) continue;
+    size_t elem = dtype_size(f->v[v].ty.dt);
+    int slot = -1;
+    for (int j = 0; j < s->nslots && slot < 0; j++)
+      if (slot_free_after[j] < k && slot_elem[j] == elem) slot = j;
+    if (slot < 0) {
+      slot = s->nslots++;
+      slot_elem[slot] = elem;
+    }
+    slot_free_after[slot] = last[v] > k ? last[v] : k;
+    s->st[v].index = slot;
+    s->slot_of_value[v] = slot;
+  }
+  return s;
+}
+
+static const char *kind_names[] = {"fused", "input", "param", "output", "slot", "view"};
+
+static void print_tree(FILE *out, const Schedule *s, IrVal v, int depth) {
+  const IrInst *in = &s->f->v[v];
+  for (int i = 0; i < in->nargs; i++) {
+    IrVal x = in->args[i];
+    if (s->st[x].kind != SK_FUSED) continue;
+    fprintf(out, "%*s%%%d = %s : %s\n", 4 + 2 * depth, "", x, ir_ops[s->f->v[x].op].name,
+            ir_type_str(s->f->arena, &s->f->v[x].ty));
+    print_tree(out, s, x, depth + 1);
+  }
+}
+
+void schedule_print(FILE *out, const Schedule *s) {
+  const IrFunc *f = s->f;
+  fprintf(out, "schedule %s: %d kernels (%d BLAS calls), %d values fused into loops, %d workspace slots\n", f->name,
+          s->nkernels, s->nblas, s->nfused, s->nslots);
+  for (int k = 0; k < s->nkernels; k++) {
+    IrVal v = s->kernels[k];
+    const IrInst *in = &f->v[v];
+    const Storage *st = &s->st[v];
+    bool ew = ir_ops[in->op].kind == K_UNARY || ir_ops[in->op].kind == K_BINARY ||
+              ir_ops[in->op].kind == K_COMPARE || in->op == IR_SELECT || in->op == IR_BROADCAST ||
+              in->op == IR_CONST || in->op == IR_FILL || in->op == IR_DIMSIZE;
+    fprintf(out, "  k%d: %%%d = %s %s : %s -> %s %d\n", k, v, ew ? "loop" : "call", ir_ops[in->op].name,
+            ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->index);
+    if (ew) print_tree(out, s, v, 1);
+    for (int i = 0; i < in->nargs; i++) {
+      IrVal x = in->args[i];
+      if (s->st[x].kind == SK_VIEW)
+        fprintf(out, "    %%%d: %s of %%%d\n", x, s->st[x].transposed ? "transpose flag" : "view", s->st[x].of);
+    }
+  }
+  for (int i = 0; i < s->ncopies; i++) fprintf(out, "  copy %%%d -> output %d\n", s->copies[i], s->copy_to[i]);
+}

@@ -1,0 +1,51 @@
+/* schedule.h - from tensor IR to kernels and a static memory plan.
+ *
+ * Each IR value either becomes part of a fused elementwise loop (no memory
+ * of its own), is a view of another value (reshape; a transpose read by a
+ * matrix product through a BLAS flag), or is computed by a kernel into
+ * storage: the caller's input, param or output buffers, or a slot of the
+ * workspace. Slots are reused once their values are dead, so one call
+ * needs a single workspace sized from the symbolic dims, and allocates
+ * nothing. */
+#ifndef DMLC_SCHEDULE_H
+#define DMLC_SCHEDULE_H
+#include "ir.h"
+
+typedef enum {
+  SK_FUSED,  // computed inline inside the kernel that reads it
+  SK_INPUT,  // the caller's input buffer `index`
+  SK_PARAM,  // the caller's param buffer `index`
+  SK_OUTPUT, // the caller's output buffer `index`
+  SK_TEMP,   // workspace slot `index`
+  SK_VIEW,   // the storage of `of` (reshape), or its transpose read by BLAS
+} StorageKind;
+
+typedef struct Storage {
+  StorageKind kind;
+  int index;
+  IrVal of;         /* SK_VIEW */
+  bool transposed;  /* SK_VIEW of a transpose: only matrix products read it */
+} Storage;
+
+typedef struct Schedule {
+  const IrFunc *f;
+  Storage *st;      /* per value */
+  int *uses;
+  IrVal *kernels;   /* values computed by a kernel, in order */
+  int nkernels;
+  IrVal *copies;    /* results needing a copy into their output buffer */
+  int *copy_to;
+  int ncopies;
+  int nslots;
+  int *slot_of_value;
+  int nblas, nfused;
+} Schedule;
+
+/* NULL with a diagnostic when the function uses something codegen does not
+ * handle yet (loops). */
+Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d);
+/* `dmlc emit loops`: the kernels, what each fuses, and the memory plan. */
+void schedule_print(FILE *out, const Schedule *s);
+size_t dtype_size(DType dt);
+
+#endif

@@ -1,0 +1,237 @@
+/* kernels.c - see dml_kernels.h. Written plainly; matrix products go to
+ * CBLAS, which is where the time of a dense model goes. */
+#include <cblas.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "dml_kernels.h"
+
+static _Thread_local char last_error[512];
+
+const char *dmlrt_error(void) { return last_error; }
+
+int dmlrt_fail(const char *where, const char *fmt, ...) {
+  int n = snprintf(last_error, sizeof last_error, "%s: ", where ? where : "dml");
+  if (n < 0 || (size_t)n >= sizeof last_error) n = 0;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
+int dmlrt_check_index(int64_t k, int64_t size, const char *where) {
+  if (k < -size || k >= size) return dmlrt_fail(where, "index %lld is out of range for an axis of size %lld", (long long)k, (long long)size);
+  return 0;
+}
+
+static void gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              1.0f, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0f, c, (int)n);
+}
+
+static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a, const double *b, double *c) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0, c, (int)n);
+}
+
+#define DMLRT_DEFINE(T, S, EXP, LOG)                                                                              \
+  void dmlrt_reduce_##S(int op, const T *x, T *y, int64_t outer, int64_t n, int64_t inner) {                    \
+    for (int64_t o = 0; o < outer; o++)                                                                          \
+      for (int64_t i = 0; i < inner; i++) {                                                                      \
+        const T *p = x + o * n * inner + i;                                                                      \
+        T acc = op == DMLRT_SUM ? 0 : p[0];                                                                      \
+        for (int64_t k = op == DMLRT_SUM ? 0 : 1; k < n; k++) {                                                  \
+          T v = p[k * inner];                                                                                    \
+          if (op == DMLRT_SUM) acc += v;                                                                         \
+          else if (op == DMLRT_MIN ? v < acc : v > acc) acc = v;                                                 \
+        }                                                                                                        \
+        if (op == DMLRT_LOGSUMEXP) {                                                                             \
+          T s = 0;                                                                                               \
+          for (int64_t k = 0; k < n; k++) s += EXP(p[k * inner] - acc);                                          \
+          acc += LOG(s);                                                                                         \
+        }                                                                                                        \
+        y[o * inner + i] = n ? acc : 0;                                                                          \
+      }                                                                                                          \
+  }                                                                                                              \
+  void dmlrt_argreduce_##S(int op, const T *x, int32_t *y, int64_t outer, int64_t n, int64_t inner) {           \
+    for (int64_t o = 0; o < outer; o++)                                                                          \
+      for (int64_t i = 0; i < inner; i++) {                                                                      \
+        const T *p = x + o * n * inner + i;                                                                      \
+        int64_t best = 0;                                                                                        \
+        for (int64_t k = 1; k < n; k++)                                                                          \
+          if (op == DMLRT_MIN ? p[k * inner] < p[best * inner] : p[k * inner] > p[best * inner]) best = k;       \
+        y[o * inner + i] = (int32_t)best;                                                                        \
+      }                                                                                                          \
+  }                                                                                                              \
+  void dmlrt_softmax_##S(int take_log, const T *x, T *y, int64_t outer, int64_t n, int64_t inner) {                \
+    for (int64_t o = 0; o < outer; o++)                                                                          \
+      for (int64_t i = 0; i < inner; i++) {                                                                      \
+        const T *p = x + o * n * inner + i;                                                                      \
+        T *q = y + o * n * inner + i;                                                                            \
+        T m = p[0], s = 0;                                                                                       \
+        for (int64_t k = 1; k < n; k++) m = p[k * inner] > m ? p[k * inner] : m;                                 \
+        for (int64_t k = 0; k < n; k++) s += EXP(p[k * inner] - m);                                              \
+        T ls = LOG(s);                                                                                           \
+        for (int64_t k = 0; k < n; k++) q[k * inner] = take_log ? p[k * inner] - m - ls : EXP(p[k * inner] - m) / s;\
+      }                                                                                                          \
+  }                                                                                                              \
+  void dmlrt_transpose_##S(const T *x, T *y, int64_t batch, int64_t m, int64_t n) {                             \
+    for (int64_t b = 0; b < batch; b++)                                                                          \
+      for (int64_t i = 0; i < m; i++)                                                                            \
+        for (int64_t j = 0; j < n; j++) y[b * m * n + j * m + i] = x[b * m * n + i * n + j];                     \
+  }                                                                                                              \
+  void dmlrt_sum_to_##S(const T *x, T *y, int rank, const int64_t *x_dims, const int64_t *y_strides,            \
+                        int64_t y_size) {                                                                         \
+    memset(y, 0, sizeof(T) * (size_t)y_size);                                                                    \
+    int64_t total = 1;                                                                                           \
+    for (int i = 0; i < rank; i++) total *= x_dims[i];                                                           \
+    int64_t idx[16] = {0}, off = 0;                                                                              \
+    for (int64_t e = 0; e < total; e++) {                                                                        \
+      y[off] += x[e];                                                                                            \
+      for (int d = rank - 1; d >= 0; d--) { /* odometer over x's index, y's offset follows */                    \
+        off += y_strides[d];                                                                                     \
+        if (++idx[d] < x_dims[d]) break;                                                                         \
+        off -= y_strides[d] * x_dims[d];                                                                         \
+        idx[d] = 0;                                                                                              \
+      }                                                                                                          \
+    }                                                                                                            \
+  }                                                                                                              \
+  /* c[batch] = a[batch] @ b[batch]: the batch axes (bdims) broadcast, each       \
+   * operand stepping by its own strides (0 along broadcast axes) */              \
+  void dmlrt_matmul_##S(const T *a, const T *b, T *c, int brank, const int64_t *bdims, const int64_t *astrides,   \
+                        const int64_t *bstrides, int64_t m, int64_t n, int64_t k, int ta, int tb) {             \
+    int64_t total = 1, idx[16] = {0}, oa = 0, ob = 0;                                                            \
+    for (int i = 0; i < brank; i++) total *= bdims[i];                                                           \
+    for (int64_t e = 0; e < total; e++) {                                                                        \
+      gemm_##S(ta, tb, m, n, k, a + oa, b + ob, c + e * m * n);                                                  \
+      for (int d = brank - 1; d >= 0; d--) {                                                                     \
+        oa += astrides[d];                                                                                       \
+        ob += bstrides[d];                                                                                       \
+        if (++idx[d] < bdims[d]) break;                                                                          \
+        oa -= astrides[d] * bdims[d];                                                                            \
+        ob -= bstrides[d] * bdims[d];                                                                            \
+        idx[d] = 0;                                                                                              \
+      }                                                                                                          \
+    }                                                                                                            \
+  }                                                                                                              \
+  int dmlrt_onehot_##S(const int32_t *y, T *out, int64_t rows, int64_t k, const char *where) {                  \
+    memset(out, 0, sizeof(T) * (size_t)(rows * k));                                                              \
+    for (int64_t i = 0; i < rows; i++) {                                                                         \
+      if (y[i] < 0 || y[i] >= k) return dmlrt_fail(where, "label %d is out of range 0..%lld", y[i], (long long)(k - 1)); \
+      out[i * k + y[i]] = 1;                                                                                     \
+    }                                                                                                            \
+    return 0;                                                                                                    \
+  }                                                                                                              \
+  int dmlrt_pick_##S(const T *x, const int32_t *y, T *out, int64_t rows, int64_t k, const char *where) {        \
+    for (int64_t i = 0; i < rows; i++) {                                                                         \
+      if (y[i] < 0 || y[i] >= k) return dmlrt_fail(where, "label %d is out of range 0..%lld", y[i], (long long)(k - 1)); \
+      out[i] = x[i * k + y[i]];                                                                                  \
+    }                                                                                                            \
+    return 0;                                                                                                    \
+  }                                                                                                              \
+  int dmlrt_cross_entropy_##S(const T *z, const int32_t *y, T *out, int64_t rows, int64_t k, const char *where) { \
+    double s = 0; /* accumulated in double: a mean over a batch */                                               \
+    for (int64_t i = 0; i < rows; i++) {                                                                         \
+      if (y[i] < 0 || y[i] >= k) return dmlrt_fail(where, "label %d is out of range 0..%lld", y[i], (long long)(k - 1)); \
+      const T *r = z + i * k;                                                                                    \
+      T m = r[0], e = 0;                                                                                         \
+      for (int64_t j = 1; j < k; j++) m = r[j] > m ? r[j] : m;                                                   \
+      for (int64_t j = 0; j < k; j++) e += EXP(r[j] - m);                                                        \
+      s += (double)(m + LOG(e) - r[y[i]]);                                                                       \
+    }                                                                                                            \
+    *out = rows ? (T)(s / (double)rows) : 0;                                                                     \
+    return 0;                                                                                                    \
+  }                                                                                                              \
+  void dmlrt_mse_##S(const T *a, const T *b, T *out, int64_t n) {                                                \
+    double s = 0;                                                                                                \
+    for (int64_t i = 0; i < n; i++) s += (double)((a[i] - b[i]) * (a[i] - b[i]));                                \
+    *out = n ? (T)(s / (double)n) : 0;                                                                           \
+  }                                                                                                              \
+  void dmlrt_norm_##S(int p, const T *x, T *out, int64_t n) {                                                    \
+    double s = 0;                                                                                                \
+    for (int64_t i = 0; i < n; i++) s += p == 1 ? fabs((double)x[i]) : (double)x[i] * (double)x[i];              \
+    *out = (T)s;                                                                                                 \
+  }                                                                                                              \
+  void dmlrt_eye_##S(T *y, int64_t n) {                                                                          \
+    memset(y, 0, sizeof(T) * (size_t)(n * n));                                                                   \
+    for (int64_t i = 0; i < n; i++) y[i * n + i] = 1;                                                            \
+  }                                                                                                              \
+  /* shape: N C H W O KH KW OH OW sh sw ph pw (pool: O = C) */                                                   \
+  void dmlrt_conv2d_##S(const T *x, const T *w, T *y, const int64_t *s) {                                       \
+    int64_t N = s[0], C = s[1], H = s[2], W = s[3], O = s[4], KH = s[5], KW = s[6], OH = s[7], OW = s[8];        \
+    for (int64_t b = 0; b < N; b++)                                                                              \
+      for (int64_t o = 0; o < O; o++)                                                                            \
+        for (int64_t i = 0; i < OH; i++)                                                                         \
+          for (int64_t j = 0; j < OW; j++) {                                                                     \
+            T acc = 0;                                                                                           \
+            for (int64_t c = 0; c < C; c++)                                                                      \
+              for (int64_t p = 0; p < KH; p++) {                                                                 \
+                int64_t r = i * s[9] - s[11] + p;                                                                \
+                if (r < 0 || r >= H) continue;                                                                   \
+                for (int64_t q = 0; q < KW; q++) {                                                               \
+                  int64_t t = j * s[10] - s[12] + q;                                                             \
+                  if (t < 0 || t >= W) continue;                                                                 \
+                  acc += x[((b * C + c) * H + r) * W + t] * w[((o * C + c) * KH + p) * KW + q];                  \
+                }                                                                                                \
+              }                                                                                                  \
+            y[((b * O + o) * OH + i) * OW + j] = acc;                                                            \
+          }                                                                                                      \
+  }                                                                                                              \
+  void dmlrt_pool2d_##S(int is_max, const T *x, T *y, const int64_t *s) {                                       \
+    int64_t NC = s[0] * s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                    \
+    for (int64_t c = 0; c < NC; c++)                                                                             \
+      for (int64_t i = 0; i < OH; i++)                                                                           \
+        for (int64_t j = 0; j < OW; j++) {                                                                       \
+          T best = -INFINITY, acc = 0;                                                                           \
+          for (int64_t p = 0; p < KH; p++)                                                                       \
+            for (int64_t q = 0; q < KW; q++) {                                                                   \
+              int64_t r = i * s[9] - s[11] + p, t = j * s[10] - s[12] + q;                                       \
+              if (r < 0 || r >= H || t < 0 || t >= W) continue;                                                  \
+              T v = x[(c * H + r) * W + t];                                                                      \
+              acc += v;                                                                                          \
+              best = v > best ? v : best;                                                                        \
+            }                                                                                                    \
+          y[(c * OH + i) * OW + j] = is_max ? best : acc / (T)(KH * KW);                                         \
+        }                                                                                                        \
+  }
+
+DMLRT_DEFINE(float, f32, expf, logf)
+DMLRT_DEFINE(double, f64, exp, log)
+
+void dmlrt_broadcast(const void *x, void *y, size_t elem, int rank, const int64_t *y_dims, const int64_t *x_strides) {
+  int64_t total = 1;
+  for (int i = 0; i < rank; i++) total *= y_dims[i];
+  int64_t idx[16] = {0}, off = 0;
+  const char *src = x;
+  char *dst = y;
+  for (int64_t e = 0; e < total; e++) {
+    memcpy(dst + (size_t)e * elem, src + (size_t)off * elem, elem);
+    for (int d = rank - 1; d >= 0; d--) {
+      off += x_strides[d];
+      if (++idx[d] < y_dims[d]) break;
+      off -= x_strides[d] * y_dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+void dmlrt_box_copy(const void *x, void *y, size_t elem, int rank, const int64_t *dims, const int64_t *lo,
+                    const int64_t *len, int scatter) {
+  int64_t total = 1;
+  for (int i = 0; i < rank; i++) total *= len[i];
+  int64_t idx[16] = {0};
+  const char *src = x;
+  char *dst = y;
+  for (int64_t e = 0; e < total; e++) {
+    int64_t off = 0;
+    for (int d = 0; d < rank; d++) off = off * dims[d] + lo[d] + idx[d];
+    if (scatter) memcpy(dst + (size_t)off * elem, src + (size_t)e * elem, elem);
+    else memcpy(dst + (size_t)e * elem, src + (size_t)off * elem, elem);
+    for (int d = rank - 1; d >= 0; d--) {
+      if (++idx[d] < len[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
