@@ -72,7 +72,7 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
-static bool parse_args(int argc, char **argv, Options *o, int *status) {
+static bool parse_args(int argc, char **argv, Options *o, int *status) { /* may write into argv */
   memset(o, 0, sizeof *o);
   o->color = -1;
   o->sema.model_float = DT_F32;
@@ -143,7 +143,8 @@ static bool parse_args(int argc, char **argv, Options *o, int *status) {
         *status = usage_error("--dim needs NAME=SIZE with a positive size, as in --dim n=4; not `%s`", v);
         return false;
       }
-      if (!dimenv_bind(&o->gc.dims, strndup(v, (size_t)(eq - v)), size)) {
+      *(char *)eq = 0; /* argv is ours: the name ends where the size begins */
+      if (!dimenv_bind(&o->gc.dims, v, size)) {
         *status = usage_error("--dim `%s` conflicts with an earlier --dim", v);
         return false;
       }
