@@ -129,7 +129,7 @@ static bool parse_args(int argc, char **argv, Options *o, int *status) { /* may 
       const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
       char *end;
       unsigned long long seed = strtoull(v, &end, 10);
-      if (!*v || *end) {
+      if (!*v || *end || *v == '-') {
         *status = usage_error("--seed needs a non-negative integer, not `%s`", v);
         return false;
       }

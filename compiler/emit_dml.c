@@ -472,12 +472,13 @@ bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_n
     fprintf(out, "%s%s: ", i ? ", " : "", f->input_names[i]);
     type_text(&E, &f->input_types[i]);
   }
-  fputs(") -> (", out);
+  bool tuple = f->nresults > 1; /* a loss without params returns just L */
+  fputs(tuple ? ") -> (" : ") -> ", out);
   for (int i = 0; i < f->nresults; i++) {
     if (i) fputs(", ", out);
     type_text(&E, &f->v[f->results[i]].ty);
   }
-  fputs(") {\n", out);
+  fputs(tuple ? ") {\n" : " {\n", out);
   bool reverse_started = false;
   for (int k = 0; k < f->body.n; k++) {
     IrVal v = f->body.ids[k];
@@ -506,11 +507,11 @@ bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_n
     comment(&E, v);
     fputc('\n', out);
   }
-  fputs("    (", out);
+  fputs(tuple ? "    (" : "    ", out);
   for (int i = 0; i < f->nresults; i++) {
     if (i) fputs(", ", out);
     expr(&E, f->results[i], 0, false);
   }
-  fputs(")\n}\n", out);
+  fputs(tuple ? ")\n}\n" : "\n}\n", out);
   return true;
 }

@@ -163,6 +163,16 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
   grad = simplify(grad);
 
   DimEnv env = opt->dims;
+  for (int i = 0; i < env.n; i++) { /* a --dim for a name the loss does not have is a typo */
+    bool known = false;
+    for (int k = 0; k < loss->ndim_syms; k++) known |= strcmp(loss->dim_syms[k], env.syms[i]) == 0;
+    if (!known) {
+      diag_error(d, (Span){0}, "--dim %s: the loss has no dimension `%s`", env.syms[i], env.syms[i]);
+      if (loss->ndim_syms) diag_hint(d, "its symbolic dimensions are: %s%s%s", loss->dim_syms[0],
+                                     loss->ndim_syms > 1 ? ", " : "", loss->ndim_syms > 1 ? loss->dim_syms[1] : "");
+      return 2;
+    }
+  }
   Tensor *inputs, *params;
   gc_alloc_point(loss, &env, &inputs, &params);
   Check c = {loss, grad, inputs, params, &env, {0}};

@@ -152,7 +152,8 @@ static void print_inst(FILE *out, const IrFunc *f, IrVal id, int depth) {
   fprintf(out, "%%%d = ", id);
   char lower[32];
   size_t k = 0;
-  for (const char *p = ir_ops[in->op].name; *p && k < sizeof lower - 1; p++) lower[k++] = (char)(*p | 0x20);
+  for (const char *p = ir_ops[in->op].name; *p && k < sizeof lower - 1; p++)
+    lower[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p); /* letters only: '_' stays */
   lower[k] = 0;
   fputs(lower, out);
   switch (in->op) {

@@ -159,7 +159,7 @@ static int statement_keyword(Lexer *lx, int tok) {
 }
 
 static bool ends_expression(int tok) {
-  return tok == IDENT || tok == NUMBER || tok == STRING || tok == TRUE || tok == FALSE ||
+  return tok == IDENT || tok == NUMBER || tok == STRING || tok == TRUE || tok == FALSE || tok == RESERVED ||
          tok == ')' || tok == ']' || tok == '}';
 }
 

@@ -295,6 +295,7 @@ stmt
     }
   | RETURN expr   { $$ = new_stmt(lx, ST_RETURN, @$); $$->value = $2; }
   | expr          { $$ = new_stmt(lx, ST_EXPR, @$); $$->value = $1; }
+  | RESERVED                       { $$ = reserved_construct(lx, $1, @1); } /* break, continue */
   | RESERVED expr block            { $$ = reserved_construct(lx, $1, @1); }
   | RESERVED expr block RESERVED block { $$ = reserved_construct(lx, $1, @1); }
   | error         { $$ = new_stmt(lx, ST_ERROR, @$); yyerrok; }
@@ -499,6 +500,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Lexer *lx) {
                       (yysymbol_name(s)[0] == '\'' && strchr("+-*/@^<>[", yysymbol_name(s)[1]))))
       continue;
     if (s == YYSYMBOL_YYEOF && eol) continue; /* "end of line" says it */
+    if (s == YYSYMBOL_RESERVED) continue;     /* never what anyone should write */
     items[nitems++] = symbol_text(s);
   }
   if (expr_start) items[nitems++] = "an expression";

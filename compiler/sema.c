@@ -915,6 +915,10 @@ static Type *check_user_call(Sema *s, Expr *e, Item *fn) {
     else if (ok) ok = unify_arg(s, &u, fn->name, &fn->params[i], fn->param_types[i], bd.arg[i], arg_types[i]);
   }
   if (!ok || is_err(fn->ty)) return fail(s);
+  if (!u.real_bound) { /* only literals met `real`: they are the model's float */
+    u.real = s->opt.model_float;
+    u.real_bound = true;
+  }
   return subst_type(s, &u, fn->ty);
 }
 
@@ -1206,7 +1210,10 @@ static bool dims_from_args(BCall *c, Dim *dims, int *rank) {
     } else {
       diag_error(c->s->d, c->rest[i]->span,
                  "a dimension of `%s` must be a positive integer constant or a dimension name, not %s",
-                 c->info->name, is_tensor(t) && t->is_const ? arena_printf(c->s->a, "%g", t->value) : T(c->s, t));
+                 c->info->name,
+                 is_tensor(t) && t->is_const && t->dt == DT_I32 ? arena_printf(c->s->a, "%g", t->value)
+                 : is_tensor(t) && t->is_const ? arena_printf(c->s->a, "the %s constant %g", dtype_name(t->dt), t->value)
+                                               : T(c->s, t));
       ok = false;
     }
   }
@@ -1876,10 +1883,11 @@ static void check_fn(Sema *s, Item *fn) {
                T(s, declared), T(s, value));
   }
   fn->ty = declared ? declared : value;
-  if (!is_err(fn->ty) && fn->ty->weak) {
+  if (!is_err(fn->ty) && fn->ty->weak) { /* a literal result takes the model's float type */
     Type *t = ty_alloc(s);
     *t = *fn->ty;
     t->weak = t->is_const = t->is_dim = false;
+    if (t->dt == DT_F32) t->dt = s->opt.model_float;
     fn->ty = t;
   }
   fn->dim_syms = s->syms;

@@ -265,7 +265,13 @@ static void rebuild_block(Simp *S, const IrBlock *b) {
     if (S->live[b->ids[i]]) rebuild(S, b->ids[i]);
 }
 
-IrFunc *simplify(const IrFunc *old) {
+static IrFunc *rebuild_once(const IrFunc *old);
+
+/* Two rounds: rewrites can leave values nothing reads; the second round,
+ * which finds nothing more to rewrite, drops them. */
+IrFunc *simplify(const IrFunc *old) { return rebuild_once(rebuild_once(old)); }
+
+static IrFunc *rebuild_once(const IrFunc *old) {
   Arena *a = old->arena;
   Simp S = {.old = old};
   S.f = ir_func_new(a, old->name);

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "dml_kernels.h"
@@ -87,6 +88,20 @@ static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const doub
     memset(y, 0, sizeof(T) * (size_t)y_size);                                                                    \
     int64_t total = 1;                                                                                           \
     for (int i = 0; i < rank; i++) total *= x_dims[i];                                                           \
+    /* the common case, a bias gradient: y is x's trailing axes, summed over rows */                             \
+    int lead = 0;                                                                                                \
+    while (lead < rank && y_strides[lead] == 0) lead++;                                                          \
+    int64_t contiguous = 1;                                                                                      \
+    bool rows = true;                                                                                            \
+    for (int i = rank - 1; i >= lead; i--) {                                                                     \
+      rows &= y_strides[i] == contiguous;                                                                        \
+      contiguous *= x_dims[i];                                                                                   \
+    }                                                                                                            \
+    if (rows && contiguous == y_size && y_size > 0) {                                                            \
+      for (int64_t r = 0; r < total / y_size; r++)                                                               \
+        for (int64_t j = 0; j < y_size; j++) y[j] += x[r * y_size + j];                                          \
+      return;                                                                                                    \
+    }                                                                                                            \
     int64_t idx[16] = {0}, off = 0;                                                                              \
     for (int64_t e = 0; e < total; e++) {                                                                        \
       y[off] += x[e];                                                                                            \

@@ -46,14 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * finding is reachable from `dmlc check` only if the input parses. */
   SemaOptions opt = {.model_float = DT_F32};
   front_check(&f, opt);
-  /* diag_flush passes its NULL list to qsort when there is nothing to
-   * report (undefined behaviour that UBSan flags on every clean input, see
-   * the fuzzing report); until that is fixed, only flush when there is
-   * something to print. Build with -DFUZZ_FLUSH_ALWAYS to check the fix. */
-#ifndef FUZZ_FLUSH_ALWAYS
-  if (f.diags.len > 0)
-#endif
-    diag_flush(&f.diags, devnull);
+  diag_flush(&f.diags, devnull);
   fflush(devnull);
   front_free(&f);
   return 0;
