@@ -287,17 +287,21 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
   case IR_CONV2D:
   case IR_MAXPOOL2D:
   case IR_AVGPOOL2D:
+  case IR_CONV2D_BWD_INPUT:
+  case IR_CONV2D_BWD_WEIGHT:
+  case IR_MAXPOOL2D_BWD:
+  case IR_AVGPOOL2D_BWD: {
+    bool pool = in->op == IR_MAXPOOL2D || in->op == IR_AVGPOOL2D || in->op == IR_MAXPOOL2D_BWD || in->op == IR_AVGPOOL2D_BWD;
     fprintf(out, "%s(", ir_ops[in->op].dml);
-    expr(E, in->args[0], 0, false);
-    if (in->op == IR_CONV2D) {
-      fputs(", ", out);
-      expr(E, in->args[1], 0, false);
-    } else {
-      fprintf(out, ", (%lld, %lld)", (long long)in->kernel[0], (long long)in->kernel[1]);
+    for (int i = 0; i < in->nargs; i++) {
+      if (i) fputs(", ", out);
+      expr(E, in->args[i], 0, false);
     }
+    if (pool) fprintf(out, ", (%lld, %lld)", (long long)in->kernel[0], (long long)in->kernel[1]);
     fprintf(out, ", stride = (%lld, %lld), pad = (%lld, %lld))", (long long)in->stride[0], (long long)in->stride[1],
             (long long)in->pad[0], (long long)in->pad[1]);
     break;
+  }
   default:
     switch (ir_ops[in->op].kind) {
     case K_UNARY: call1(E, ir_ops[in->op].dml, in->args[0]); break;

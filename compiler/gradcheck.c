@@ -91,7 +91,7 @@ static bool eval_loss(Check *c, double *out) {
 
 /* d loss / d theta by central differences, Richardson-extrapolated. */
 static bool difference(Check *c, double *theta, double *out) {
-  double x = *theta, h = 1e-4 * (fabs(x) > 1 ? fabs(x) : 1), d[2];
+  double x = *theta, h = 1e-5 * (fabs(x) > 1 ? fabs(x) : 1), d[2];
   for (int k = 0; k < 2; k++) {
     double step = k ? h / 2 : h, lp, lm;
     *theta = x + step;
@@ -190,7 +190,7 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
     }
     L0 = r.data[0];
     tensor_free(&r);
-    if (isfinite(L0) && margin > 1e-3) break;
+    if (isfinite(L0) && margin > 1e-4) break; /* 10x the step: no kink between x-h and x+h */
   }
   if (status == 0 && (tries == 100 || !isfinite(L0))) {
     fprintf(out, "gradcheck: no random point found where the loss is finite and away from kinks\n");
@@ -226,7 +226,8 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
           break;
         }
         double x = an->data[e];
-        double denom = fmax(fmax(fabs(x), fabs(fd)), opt->floor);
+        /* differences lose about eps |L| / h: the floor grows with the loss */
+        double denom = fmax(fmax(fabs(x), fabs(fd)), opt->floor * fmax(1, fabs(L0)));
         double err = fabs(x - fd) / denom;
         if (err > worst || j == 0) {
           worst = err;

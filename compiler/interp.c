@@ -346,9 +346,76 @@ static void pool2d(const IrInst *in, const Tensor *x, Tensor *r) {
       }
 }
 
+/* The adjoints of conv2d and the poolings: each forward contribution
+ * y[n,o,i,j] += x[n,c,r,t] w[o,c,p,q] (or the window's max or mean),
+ * sent back along the same index pairs. shape: as conv2d/pool2d read it. */
+typedef struct Window {
+  int64_t N, C, H, W, O, KH, KW, OH, OW;
+} Window;
+
+static void conv2d_backward(const IrInst *in, const Tensor *x, const Tensor *w, const Tensor *g, Tensor *r,
+                            bool for_input) {
+  Window s = {x->dims[0], x->dims[1], x->dims[2], x->dims[3], w->dims[0], w->dims[2], w->dims[3], g->dims[2], g->dims[3]};
+  for (int64_t n = 0; n < s.N; n++)
+    for (int64_t o = 0; o < s.O; o++)
+      for (int64_t i = 0; i < s.OH; i++)
+        for (int64_t j = 0; j < s.OW; j++) {
+          double gv = g->data[((n * s.O + o) * s.OH + i) * s.OW + j];
+          for (int64_t c = 0; c < s.C; c++)
+            for (int64_t p = 0; p < s.KH; p++)
+              for (int64_t q = 0; q < s.KW; q++) {
+                int64_t y = i * in->stride[0] - in->pad[0] + p, z = j * in->stride[1] - in->pad[1] + q;
+                if (y < 0 || y >= s.H || z < 0 || z >= s.W) continue;
+                int64_t xi = ((n * s.C + c) * s.H + y) * s.W + z, wi = ((o * s.C + c) * s.KH + p) * s.KW + q;
+                if (for_input) r->data[xi] += gv * w->data[wi];
+                else r->data[wi] += gv * x->data[xi];
+              }
+        }
+}
+
+static void pool2d_backward(const IrInst *in, const Tensor *x, const Tensor *g, Tensor *r, bool is_max) {
+  int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3], OH = g->dims[2], OW = g->dims[3];
+  for (int64_t c = 0; c < NC; c++)
+    for (int64_t i = 0; i < OH; i++)
+      for (int64_t j = 0; j < OW; j++) {
+        double gv = g->data[(c * OH + i) * OW + j], best = -INFINITY;
+        int64_t at = -1;
+        for (int64_t p = 0; p < in->kernel[0]; p++)
+          for (int64_t q = 0; q < in->kernel[1]; q++) {
+            int64_t y = i * in->stride[0] - in->pad[0] + p, z = j * in->stride[1] - in->pad[1] + q;
+            if (y < 0 || y >= H || z < 0 || z >= W) continue;
+            int64_t k = (c * H + y) * W + z;
+            if (!is_max) r->data[k] += gv / (double)(in->kernel[0] * in->kernel[1]);
+            else if (x->data[k] > best) best = x->data[k], at = k; /* the first maximum, as forward */
+          }
+        if (is_max && at >= 0) r->data[at] += gv;
+      }
+}
+
 static void eval_block(Interp *I, const IrBlock *b);
 
+static void note_pool_ties(Interp *I, const IrInst *in, const Tensor *x) {
+  int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3];
+  int64_t OH = (H + 2 * in->pad[0] - in->kernel[0]) / in->stride[0] + 1, OW = (W + 2 * in->pad[1] - in->kernel[1]) / in->stride[1] + 1;
+  for (int64_t c = 0; c < NC; c++)
+    for (int64_t i = 0; i < OH; i++)
+      for (int64_t j = 0; j < OW; j++) {
+        double best = -INFINITY, second = -INFINITY;
+        for (int64_t p = 0; p < in->kernel[0]; p++)
+          for (int64_t q = 0; q < in->kernel[1]; q++) {
+            int64_t y = i * in->stride[0] - in->pad[0] + p, z = j * in->stride[1] - in->pad[1] + q;
+            if (y < 0 || y >= H || z < 0 || z >= W) continue;
+            double v = x->data[(c * H + y) * W + z];
+            if (v > best) second = best, best = v;
+            else if (v > second) second = v;
+          }
+        /* an exact tie is structural (relu zeros in one window) and survives a small step */
+        if (isfinite(second) && best > second && best - second < I->margin) I->margin = best - second;
+      }
+}
+
 static void note_kinks(Interp *I, const IrInst *in, const Tensor *a, const Tensor *b) {
+  if (in->op == IR_MAXPOOL2D) note_pool_ties(I, in, a);
   bool unary = in->op == IR_RELU || in->op == IR_ABS || in->op == IR_SIGN;
   bool pair = in->op == IR_MAXIMUM || in->op == IR_MINIMUM ||
               (ir_ops[in->op].kind == K_COMPARE && a && (a->dt == DT_F32 || a->dt == DT_F64));
@@ -535,6 +602,10 @@ static void eval(Interp *I, IrVal id) {
     break;
   }
   case IR_CONV2D: conv2d(in, a, b, &r); break;
+  case IR_CONV2D_BWD_INPUT: conv2d_backward(in, val(I, in->args[2]), b, a, &r, true); break;
+  case IR_CONV2D_BWD_WEIGHT: conv2d_backward(in, a, val(I, in->args[2]), b, &r, false); break;
+  case IR_MAXPOOL2D_BWD: pool2d_backward(in, a, b, &r, true); break;
+  case IR_AVGPOOL2D_BWD: pool2d_backward(in, b, a, &r, false); break;
   case IR_MAXPOOL2D:
   case IR_AVGPOOL2D: pool2d(in, a, &r); break;
   default: break;

@@ -455,6 +455,27 @@ static IrVal lower_builtin(Lower *L, Expr *e) {
     pair_attr(e, 3, p.pad, 0);
     return ir_emit(L->f, &p);
   }
+  case BI_CONV2D_BACKWARD_INPUT:
+  case BI_CONV2D_BACKWARD_WEIGHT: {
+    IrInst p = proto(e->builtin == BI_CONV2D_BACKWARD_INPUT ? IR_CONV2D_BWD_INPUT : IR_CONV2D_BWD_WEIGHT, rt, sp);
+    for (int i = 0; i < 3; i++) p.args[i] = arg(L, e, i);
+    p.nargs = 3;
+    pair_attr(e, 3, p.stride, 1);
+    pair_attr(e, 4, p.pad, 0);
+    return ir_emit(L->f, &p);
+  }
+  case BI_MAXPOOL2D_BACKWARD:
+  case BI_AVGPOOL2D_BACKWARD: {
+    IrInst p = proto(e->builtin == BI_MAXPOOL2D_BACKWARD ? IR_MAXPOOL2D_BWD : IR_AVGPOOL2D_BWD, rt, sp);
+    p.args[0] = arg(L, e, 0);
+    p.args[1] = arg(L, e, 1);
+    p.nargs = 2;
+    pair_attr(e, 2, p.kernel, 1);
+    pair_attr(e, 3, p.stride, p.kernel[0]);
+    if (!e->bound[3]) p.stride[1] = p.kernel[1];
+    pair_attr(e, 4, p.pad, 0);
+    return ir_emit(L->f, &p);
+  }
   case BI_ONEHOT: return emit1(L, IR_ONEHOT, rt, sp, arg(L, e, 0));
   case BI_PICK: return emit2(L, IR_PICK, rt, sp, arg(L, e, 0), arg(L, e, 1));
   case BI_CROSS_ENTROPY: return emit2(L, IR_CROSS_ENTROPY, rt, sp, arg(L, e, 0), arg(L, e, 1));

@@ -1417,6 +1417,45 @@ static Type *rule_pool2d(BCall *c) {
   return ty_tensor(s, x->dt, 4, dims);
 }
 
+static bool fits(const Type *want, const Type *got);
+
+/* The backward builtins check that the adjoint g has the shape the forward
+ * operation gives for x and w, and return the type of x (or w). */
+static Type *rule_conv2d_backward(BCall *c) {
+  Sema *s = c->s;
+  bool for_input = c->id == BI_CONV2D_BACKWARD_INPUT;
+  for (int i = 0; i < 3; i++)
+    if (!need_tensor(c, i, true)) return fail(s);
+  Expr *x = for_input ? c->arg[2] : c->arg[0], *w = for_input ? c->arg[1] : c->arg[2], *g = c->arg[for_input ? 0 : 1];
+  Expr *bound[8] = {x, w, c->arg[3], c->arg[4]}; /* checked as the forward call */
+  BCall f = {s, c->e, builtin_info(BI_CONV2D), BI_CONV2D, bound, NULL, 0};
+  Type *out = rule_conv2d(&f);
+  if (is_err(out)) return out;
+  if (!fits(out, g->type)) {
+    diag_error(s->d, g->span, "`%s` needs an adjoint of the convolution's shape %s, not %s", c->info->name, T(s, out),
+               T(s, g->type));
+    return fail(s);
+  }
+  return same(c, 2); /* x, or w */
+}
+
+static Type *rule_pool2d_backward(BCall *c) {
+  Sema *s = c->s;
+  bool max = c->id == BI_MAXPOOL2D_BACKWARD;
+  if (!need_tensor(c, 0, true) || !need_tensor(c, 1, true)) return fail(s);
+  Expr *x = c->arg[max ? 0 : 1], *g = c->arg[max ? 1 : 0];
+  Expr *bound[8] = {x, c->arg[2], c->arg[3], c->arg[4]};
+  BCall f = {s, c->e, builtin_info(max ? BI_MAXPOOL2D : BI_AVGPOOL2D), max ? BI_MAXPOOL2D : BI_AVGPOOL2D, bound, NULL, 0};
+  Type *out = rule_pool2d(&f);
+  if (is_err(out)) return out;
+  if (!fits(out, g->type)) {
+    diag_error(s->d, g->span, "`%s` needs an adjoint of the pooling's shape %s, not %s", c->info->name, T(s, out),
+               T(s, g->type));
+    return fail(s);
+  }
+  return same(c, max ? 0 : 1);
+}
+
 static Type *rule_onehot(BCall *c) {
   Sema *s = c->s;
   Type *y = argt(c, 0), *k = argt(c, 1);

@@ -210,6 +210,49 @@ static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const doub
             }                                                                                                    \
           y[(c * OH + i) * OW + j] = is_max ? best : acc / (T)(KH * KW);                                         \
         }                                                                                                        \
+  }                                                                                                              \
+  /* adjoints: every product x*w of the forward sum sends g back to x or w;   \
+   * shape as conv2d (H, W of x; OH, OW of g) */                                 \
+  void dmlrt_conv2d_backward_##S(int for_input, const T *x, const T *w, const T *g, T *out, const int64_t *s) { \
+    int64_t N = s[0], C = s[1], H = s[2], W = s[3], O = s[4], KH = s[5], KW = s[6], OH = s[7], OW = s[8];        \
+    memset(out, 0, sizeof(T) * (size_t)(for_input ? N * C * H * W : O * C * KH * KW));                           \
+    for (int64_t b = 0; b < N; b++)                                                                              \
+      for (int64_t o = 0; o < O; o++)                                                                            \
+        for (int64_t i = 0; i < OH; i++)                                                                         \
+          for (int64_t j = 0; j < OW; j++) {                                                                     \
+            T gv = g[((b * O + o) * OH + i) * OW + j];                                                           \
+            for (int64_t c = 0; c < C; c++)                                                                      \
+              for (int64_t p = 0; p < KH; p++) {                                                                 \
+                int64_t r = i * s[9] - s[11] + p;                                                                \
+                if (r < 0 || r >= H) continue;                                                                   \
+                for (int64_t q = 0; q < KW; q++) {                                                               \
+                  int64_t t = j * s[10] - s[12] + q;                                                             \
+                  if (t < 0 || t >= W) continue;                                                                 \
+                  int64_t xi = ((b * C + c) * H + r) * W + t, wi = ((o * C + c) * KH + p) * KW + q;              \
+                  if (for_input) out[xi] += gv * w[wi];                                                          \
+                  else out[wi] += gv * x[xi];                                                                    \
+                }                                                                                                \
+              }                                                                                                  \
+          }                                                                                                      \
+  }                                                                                                              \
+  void dmlrt_pool2d_backward_##S(int is_max, const T *x, const T *g, T *dx, const int64_t *s) {                 \
+    int64_t NC = s[0] * s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                    \
+    memset(dx, 0, sizeof(T) * (size_t)(NC * H * W));                                                             \
+    for (int64_t c = 0; c < NC; c++)                                                                             \
+      for (int64_t i = 0; i < OH; i++)                                                                           \
+        for (int64_t j = 0; j < OW; j++) {                                                                       \
+          T gv = g[(c * OH + i) * OW + j], best = -INFINITY;                                                     \
+          int64_t at = -1;                                                                                       \
+          for (int64_t p = 0; p < KH; p++)                                                                       \
+            for (int64_t q = 0; q < KW; q++) {                                                                   \
+              int64_t r = i * s[9] - s[11] + p, t = j * s[10] - s[12] + q;                                       \
+              if (r < 0 || r >= H || t < 0 || t >= W) continue;                                                  \
+              int64_t k = (c * H + r) * W + t;                                                                   \
+              if (!is_max) dx[k] += gv / (T)(KH * KW);                                                           \
+              else if (x[k] > best) best = x[k], at = k;                                                         \
+            }                                                                                                    \
+          if (is_max && at >= 0) dx[at] += gv;                                                                   \
+        }                                                                                                        \
   }
 
 DMLRT_DEFINE(float, f32, expf, logf)

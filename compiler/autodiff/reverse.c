@@ -452,6 +452,26 @@ RULE(l2) {                              // d sum(a^2) = 2 a g
   accum(A, X, ew(A, IR_MUL, bcast(A, ew(A, IR_MUL, fill(A, 2, in->ty), g), t), X));
 }
 
+static IrVal window_op(Ad *A, IrOp op, const IrInst *fwd, IrType t, IrVal a, IrVal b, IrVal c) {
+  IrInst p = proto(A, op, t);
+  p.args[0] = a;
+  p.args[1] = b;
+  p.args[2] = c;
+  p.nargs = c >= 0 ? 3 : 2;
+  memcpy(p.stride, fwd->stride, sizeof p.stride);
+  memcpy(p.pad, fwd->pad, sizeof p.pad);
+  memcpy(p.kernel, fwd->kernel, sizeof p.kernel);
+  return emit(A, &p);
+}
+
+RULE(conv2d) {                          // y = x * w  =>  gx = conv_bwd_input(g, w), gw = conv_bwd_weight(x, g)
+  (void)v;
+  if (A->active[X]) accum(A, X, window_op(A, IR_CONV2D_BWD_INPUT, in, *ty(A, X), g, Y, X));
+  if (A->active[Y]) accum(A, Y, window_op(A, IR_CONV2D_BWD_WEIGHT, in, *ty(A, Y), X, g, Y));
+}
+RULE(maxpool2d) { (void)v; accum(A, X, window_op(A, IR_MAXPOOL2D_BWD, in, *ty(A, X), X, g, -1)); } // g to each max
+RULE(avgpool2d) { (void)v; accum(A, X, window_op(A, IR_AVGPOOL2D_BWD, in, *ty(A, X), g, X, -1)); } // g / window size
+
 static const Rule rules[IR_OP_COUNT] = {
 #define IR_OP(id, dml, kind, rule) rev_##rule,
 #include "../ir_ops.def"

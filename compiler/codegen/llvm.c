@@ -580,15 +580,43 @@ static void emit_call_kernel(Cg *g, IrVal v) {
     call(g, name, g->vd, args, types, 2);
     return;
   }
-  case IR_CONV2D: case IR_MAXPOOL2D: case IR_AVGPOOL2D: {
-    const IrType *wt = in->op == IR_CONV2D ? &g->f->v[in->args[1]].ty : NULL;
-    LLVMValueRef sh[13] = {dim_value(g, xt->dims[0]), dim_value(g, xt->dims[1]), dim_value(g, xt->dims[2]),
-                           dim_value(g, xt->dims[3]), dim_value(g, in->ty.dims[1]),
+  case IR_CONV2D: case IR_MAXPOOL2D: case IR_AVGPOOL2D:
+  case IR_CONV2D_BWD_INPUT: case IR_CONV2D_BWD_WEIGHT: case IR_MAXPOOL2D_BWD: case IR_AVGPOOL2D_BWD: {
+    /* the forward shapes: x (input), w (weights, convolutions), y (output) */
+    IrVal xv, wv = -1, yv;
+    switch (in->op) {
+    case IR_CONV2D: xv = in->args[0], wv = in->args[1], yv = v; break;
+    case IR_CONV2D_BWD_INPUT: xv = in->args[2], wv = in->args[1], yv = in->args[0]; break;
+    case IR_CONV2D_BWD_WEIGHT: xv = in->args[0], wv = in->args[2], yv = in->args[1]; break;
+    case IR_MAXPOOL2D_BWD: xv = in->args[0], yv = in->args[1]; break;
+    case IR_AVGPOOL2D_BWD: xv = in->args[1], yv = in->args[0]; break;
+    default: xv = in->args[0], yv = v; break;
+    }
+    const IrType *X = &g->f->v[xv].ty, *Y = yv == v ? &in->ty : &g->f->v[yv].ty;
+    const IrType *wt = wv >= 0 ? &g->f->v[wv].ty : NULL;
+    LLVMValueRef sh[13] = {dim_value(g, X->dims[0]), dim_value(g, X->dims[1]), dim_value(g, X->dims[2]),
+                           dim_value(g, X->dims[3]), dim_value(g, Y->dims[1]),
                            wt ? dim_value(g, wt->dims[2]) : ci64(g, in->kernel[0]),
-                           wt ? dim_value(g, wt->dims[3]) : ci64(g, in->kernel[1]), dim_value(g, in->ty.dims[2]),
-                           dim_value(g, in->ty.dims[3]), ci64(g, in->stride[0]), ci64(g, in->stride[1]),
+                           wt ? dim_value(g, wt->dims[3]) : ci64(g, in->kernel[1]), dim_value(g, Y->dims[2]),
+                           dim_value(g, Y->dims[3]), ci64(g, in->stride[0]), ci64(g, in->stride[1]),
                            ci64(g, in->pad[0]), ci64(g, in->pad[1])};
     LLVMValueRef shape = i64_array(g, sh, 13);
+    if (in->op == IR_CONV2D_BWD_INPUT || in->op == IR_CONV2D_BWD_WEIGHT) {
+      snprintf(name, sizeof name, "dmlrt_conv2d_backward_%s", sfx(dt));
+      LLVMValueRef args[6] = {LLVMConstInt(g->i32, in->op == IR_CONV2D_BWD_INPUT, 0), storage_ptr(g, xv),
+                              storage_ptr(g, wv), storage_ptr(g, yv), y, shape};
+      LLVMTypeRef types[6] = {g->i32, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr};
+      call(g, name, g->vd, args, types, 6);
+      return;
+    }
+    if (in->op == IR_MAXPOOL2D_BWD || in->op == IR_AVGPOOL2D_BWD) {
+      snprintf(name, sizeof name, "dmlrt_pool2d_backward_%s", sfx(dt));
+      LLVMValueRef args[5] = {LLVMConstInt(g->i32, in->op == IR_MAXPOOL2D_BWD, 0), storage_ptr(g, xv),
+                              storage_ptr(g, yv), y, shape};
+      LLVMTypeRef types[5] = {g->i32, g->ptr, g->ptr, g->ptr, g->ptr};
+      call(g, name, g->vd, args, types, 5);
+      return;
+    }
     if (in->op == IR_CONV2D) {
       snprintf(name, sizeof name, "dmlrt_conv2d_%s", sfx(dt));
       LLVMValueRef args[4] = {x, storage_ptr(g, in->args[1]), y, shape};
