@@ -24,6 +24,7 @@ typedef struct Emit {
   const char **taken;
   int ntaken, captaken;
   int temps;
+  bool reverse_started;
 } Emit;
 
 static const IrInst *I(Emit *E, IrVal v) { return &E->f->v[v]; }
@@ -419,12 +420,129 @@ static bool is_leaf(const IrInst *in) {
   return in->op == IR_INPUT || in->op == IR_PARAM || in->op == IR_CONST || in->op == IR_DIMSIZE;
 }
 
+static bool is_loop_value(IrOp op);
+static void indent(Emit *E, int depth);
+static void print_for(Emit *E, IrVal v, int depth);
+
+static void print_block(Emit *E, const IrBlock *b, int depth) {
+  FILE *out = E->out;
+  for (int k = 0; k < b->n; k++) {
+    IrVal v = b->ids[k];
+    const IrInst *in = I(E, v);
+    if (in->op == IR_FOR) {
+      print_for(E, v, depth);
+      continue;
+    }
+    if (!E->bound[v] || is_loop_value(in->op)) continue;
+    if (in->adjoint && !E->reverse_started && depth == 1) {
+      fputs("    // reverse sweep\n", out);
+      E->reverse_started = true;
+    }
+    if (in->op == IR_UPDATE) {
+      const char *n = name_of(E, v);
+      indent(E, depth);
+      fprintf(out, "var %s = ", n);
+      expr(E, in->args[0], 0, false);
+      comment(E, v);
+      fputc('\n', out);
+      indent(E, depth);
+      fputs(n, out);
+      index_list(E, in, 2);
+      fputs(" = ", out);
+      expr(E, in->args[1], 0, false);
+      fputc('\n', out);
+      continue;
+    }
+    indent(E, depth);
+    fprintf(out, "let %s = ", name_of(E, v));
+    E->bound[v] = false; /* print its expression, not its name */
+    expr(E, v, 0, false);
+    E->bound[v] = true;
+    comment(E, v);
+    fputc('\n', out);
+  }
+}
+
 static void count_uses(Emit *E) {
   for (int v = 0; v < E->f->nv; v++) {
     const IrInst *in = I(E, v);
     for (int i = 0; i < in->nargs; i++) E->uses[in->args[i]]++;
+    if (in->body)
+      for (int i = 0; i < in->body->nyields; i++) E->uses[in->body->yields[i]]++;
   }
   for (int i = 0; i < E->f->nresults; i++) E->uses[E->f->results[i]] += 2;
+}
+
+static bool is_loop_value(IrOp op) { return op == IR_LOOP_INDEX || op == IR_LOOP_CARRY || op == IR_FOR_RESULT || op == IR_FOR; }
+
+static void indent(Emit *E, int depth) {
+  for (int i = 0; i < depth; i++) fputs("    ", E->out);
+}
+
+/* A loop: its carried values become vars declared before it, assigned at
+ * the end of each iteration (through temporaries when there are several,
+ * so each new value is computed from the old ones); the loop's results
+ * are those vars after it. */
+static void print_for(Emit *E, IrVal v, int depth) {
+  const IrInst *in = I(E, v);
+  const IrFunc *f = E->f;
+  int k = in->nargs - 2;
+  IrVal carry[8] = {0};
+  IrVal index = -1;
+  for (int i = 0; i < in->body->n; i++) {
+    const IrInst *b = I(E, in->body->ids[i]);
+    if (b->op == IR_LOOP_CARRY && b->index < 8) carry[b->index] = in->body->ids[i];
+    if (b->op == IR_LOOP_INDEX) index = in->body->ids[i];
+  }
+  if (in->adjoint && !E->reverse_started && depth == 1) {
+    fputs("    // reverse sweep\n", E->out);
+    E->reverse_started = true;
+  }
+  for (int j = 0; j < k; j++) {
+    IrVal result = -1; /* the var keeps the name given to the loop's result, d_W for a gradient */
+    for (IrVal r = v + 1; r < f->nv; r++)
+      if (f->v[r].op == IR_FOR_RESULT && f->v[r].args[0] == v && f->v[r].index == j) result = r;
+    const char *n = result >= 0 && E->names[result] ? E->names[result]
+                                                     : claim(E, I(E, carry[j])->name ? I(E, carry[j])->name : "c");
+    E->names[carry[j]] = n;
+    if (result >= 0) E->names[result] = n;
+    indent(E, depth);
+    fprintf(E->out, "var %s = ", n);
+    expr(E, in->args[2 + j], 0, false);
+    fputc('\n', E->out);
+  }
+  E->names[index] = claim(E, I(E, index)->name ? I(E, index)->name : "i");
+  indent(E, depth);
+  fprintf(E->out, "for %s in ", E->names[index]);
+  expr(E, in->args[0], P_ADD, false);
+  fputs("..", E->out);
+  expr(E, in->args[1], P_ADD, false);
+  fputs(" {", E->out);
+  comment(E, v);
+  fputc('\n', E->out);
+  print_block(E, in->body, depth + 1);
+  const char *next[8];
+  for (int j = 0; j < k; j++) {
+    IrVal y = in->body->yields[j];
+    next[j] = NULL;
+    if (y == carry[j] || k == 1) continue;
+    next[j] = claim(E, arena_printf(E->a, "%s_next", E->names[carry[j]]));
+    indent(E, depth + 1);
+    fprintf(E->out, "let %s = ", next[j]);
+    expr(E, y, 0, false);
+    fputc('\n', E->out);
+  }
+  for (int j = 0; j < k; j++) {
+    IrVal y = in->body->yields[j];
+    if (y == carry[j]) continue;
+    indent(E, depth + 1);
+    fprintf(E->out, "%s = ", E->names[carry[j]]);
+    if (next[j]) fputs(next[j], E->out);
+    else expr(E, y, 0, false);
+    fputc('\n', E->out);
+  }
+  indent(E, depth);
+  fputs("}\n", E->out);
 }
 
 bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_name, Diags *d) {
@@ -433,24 +551,30 @@ bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_n
   E.uses = arena_alloc(a, sizeof(int) * (size_t)(f->nv + 1));
   E.bound = arena_alloc(a, sizeof(bool) * (size_t)(f->nv + 1));
   E.names = arena_alloc(a, sizeof(char *) * (size_t)(f->nv + 1));
-  for (int i = 0; i < f->nv; i++)
-    if (f->v[i].op == IR_FOR) {
-      diag_error(d, f->v[i].span, "emit grad cannot print loops yet");
-      return false;
-    }
+  (void)d;
   count_uses(&E);
   /* reserve the names of params and inputs */
   for (int i = 0; i < f->nparams; i++) ARENA_PUSH(a, E.taken, E.ntaken, E.captaken, f->params[i].name);
   for (int i = 0; i < f->ninputs; i++) ARENA_PUSH(a, E.taken, E.ntaken, E.captaken, f->input_names[i]);
   ARENA_PUSH(a, E.taken, E.ntaken, E.captaken, "loss_grad");
+  /* yields: a value only yielded is written inline in the assignment */
+  bool *yielded = arena_alloc(a, sizeof(bool) * (size_t)(f->nv + 1));
+  for (int v = 0; v < f->nv; v++)
+    if (f->v[v].body)
+      for (int i = 0; i < f->v[v].body->nyields; i++) yielded[f->v[v].body->yields[i]] = true;
   for (int v = 0; v < f->nv; v++) {
     const IrInst *in = I(&E, v);
+    if (is_loop_value(in->op)) {
+      E.bound[v] = true; /* printed by name: the loop variable or a var */
+      continue;
+    }
     if (is_leaf(in) || in->op == IR_BROADCAST) continue;
     bool is_result = false;
     for (int i = 0; i < f->nresults; i++) is_result |= f->results[i] == v;
     if (in->op == IR_FILL && !is_result) continue;
     /* an indexed update is a statement of its own: var u = a; u[i] = b */
-    E.bound[v] = is_result || E.uses[v] >= 2 || (in->name && !in->adjoint) || in->op == IR_UPDATE;
+    E.bound[v] = is_result || E.uses[v] >= 2 || (in->name && !in->adjoint && !(yielded[v] && E.uses[v] == 1)) ||
+                 in->op == IR_UPDATE;
   }
   if (E.bound[f->results[0]]) E.names[f->results[0]] = claim(&E, "L");
   for (int i = 1; i < f->nresults && i - 1 < f->ngrad_params; i++) { /* d_W for the gradient of W */
@@ -483,34 +607,7 @@ bool emit_dml(FILE *out, const IrFunc *f, const Program *p, const char *source_n
     type_text(&E, &f->v[f->results[i]].ty);
   }
   fputs(tuple ? ") {\n" : " {\n", out);
-  bool reverse_started = false;
-  for (int k = 0; k < f->body.n; k++) {
-    IrVal v = f->body.ids[k];
-    if (!E.bound[v]) continue;
-    const IrInst *in = I(&E, v);
-    if (in->adjoint && !reverse_started) {
-      fputs("    // reverse sweep\n", out);
-      reverse_started = true;
-    }
-    if (in->op == IR_UPDATE) {
-      const char *n = name_of(&E, v);
-      fprintf(out, "    var %s = ", n);
-      expr(&E, in->args[0], 0, false);
-      comment(&E, v);
-      fprintf(out, "\n    %s", n);
-      index_list(&E, in, 2);
-      fputs(" = ", out);
-      expr(&E, in->args[1], 0, false);
-      fputc('\n', out);
-      continue;
-    }
-    fprintf(out, "    let %s = ", name_of(&E, v));
-    E.bound[v] = false; /* print its expression, not its name */
-    expr(&E, v, 0, false);
-    E.bound[v] = true;
-    comment(&E, v);
-    fputc('\n', out);
-  }
+  print_block(&E, &f->body, 1);
   fputs(tuple ? "    (" : "    ", out);
   for (int i = 0; i < f->nresults; i++) {
     if (i) fputs(", ", out);

@@ -695,6 +695,14 @@ IrFunc *lower_function(Program *p, Item *entry, Arena *a, Diags *d, SemaOptions 
     f->params[it->index].item = it;
     f->params[it->index].ty = ir_type_of(&L, it->ty);
   }
+  /* every param as a value of the top block, ahead of any loop: a loop
+   * body reads it from outside, which is what reverse mode needs */
+  for (int i = 0; i < np; i++) {
+    IrInst pp = proto(IR_PARAM, f->params[i].ty, f->params[i].item->name_span);
+    pp.index = i;
+    pp.name = f->params[i].name;
+    ir_emit(f, &pp);
+  }
   f->ninputs = entry->nparams;
   f->input_names = arena_alloc(a, sizeof(char *) * (size_t)(entry->nparams + 1));
   f->input_types = arena_alloc(a, sizeof(IrType) * (size_t)(entry->nparams + 1));

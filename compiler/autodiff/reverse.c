@@ -17,8 +17,9 @@
 typedef struct Ad {
   IrFunc *f;
   Diags *d;
-  IrVal *adj;      /* adjoint of each primal value, -1 if none yet */
+  IrVal *adj;      /* adjoint of each value, -1 if none yet */
   bool *active;
+  int cap;         /* entries in adj and active; values made later are inactive */
   int nprimal;
   const IrInst *cur; /* the primal instruction whose rule is running */
   bool failed;
@@ -187,8 +188,25 @@ static IrVal dimsize(Ad *A, const IrType *t, DType dt) {
   return emit(A, &p);
 }
 
+/* adj and active cover every value, including those made during the
+ * reverse sweep (loop bodies are copied). */
+static void ad_fit(Ad *A) {
+  if (A->cap >= A->f->nv) return;
+  int cap = A->f->nv * 2 + 64;
+  IrVal *adj = arena_alloc(A->f->arena, sizeof(IrVal) * (size_t)cap);
+  bool *active = arena_alloc(A->f->arena, sizeof(bool) * (size_t)cap);
+  for (int i = 0; i < cap; i++) adj[i] = i < A->cap ? A->adj[i] : -1;
+  if (A->cap) memcpy(active, A->active, sizeof(bool) * (size_t)A->cap);
+  A->adj = adj;
+  A->active = active;
+  A->cap = cap;
+}
+
+static bool is_active(Ad *A, IrVal v) { return v < A->cap && A->active[v]; }
+
 /* Add a contribution to the adjoint of operand v (fan-out accumulates). */
 static void accum(Ad *A, IrVal v, IrVal contrib) {
+  ad_fit(A);
   if (!A->active[v]) return;
   if (ir_inst(A->f, contrib)->ty.dt != ir_inst(A->f, v)->ty.dt) {
     IrType t = *ty(A, contrib);
@@ -259,13 +277,13 @@ RULE(sub) { (void)v; accum(A, X, g); accum(A, Y, neg(A, g)); }         // d(a-b)
 RULE(mul) { (void)v; accum(A, X, ew(A, IR_MUL, g, Y)); accum(A, Y, ew(A, IR_MUL, g, X)); } // d(ab) = b da + a db
 RULE(div) {                                                            // d(a/b) = da/b - (a/b) db/b
   accum(A, X, ew(A, IR_DIV, g, Y));
-  if (A->active[Y]) accum(A, Y, neg(A, ew(A, IR_DIV, ew(A, IR_MUL, g, v), Y)));
+  if (is_active(A, Y)) accum(A, Y, neg(A, ew(A, IR_DIV, ew(A, IR_MUL, g, v), Y)));
 }
 RULE(pow) {                                                            // d a^b = b a^(b-1) da + a^b log(a) db
   IrVal bm1 = ew(A, IR_SUB, Y, fill(A, 1, in->ty));
   IrVal p = is_fill(A, bm1, 1) ? X : op2(A, IR_POW, in->ty, X, bm1);
   accum(A, X, ew(A, IR_MUL, g, is_fill(A, bm1, 0) ? Y : ew(A, IR_MUL, Y, p)));
-  if (A->active[Y]) accum(A, Y, ew(A, IR_MUL, g, ew(A, IR_MUL, v, op1(A, IR_LOG, in->ty, X))));
+  if (is_active(A, Y)) accum(A, Y, ew(A, IR_MUL, g, ew(A, IR_MUL, v, op1(A, IR_LOG, in->ty, X))));
 }
 RULE(maximum) {                                                        // ties go to a, as the forward
   (void)v;
@@ -361,21 +379,21 @@ RULE(matmul) {                          // d(a@b) = da@b + a@db  =>  ga = g@bT, 
     return;
   }
   if (ta->rank == 2 && tb->rank == 1) { /* [m,k] @ [k]: ga = outer(g, b), gb = aT @ g */
-    if (A->active[X]) accum(A, X, mm(A, as_matrix(A, g, false), as_matrix(A, Y, true)));
-    if (A->active[Y]) accum(A, Y, mm(A, transpose(A, X), g));
+    if (is_active(A, X)) accum(A, X, mm(A, as_matrix(A, g, false), as_matrix(A, Y, true)));
+    if (is_active(A, Y)) accum(A, Y, mm(A, transpose(A, X), g));
     return;
   }
   if (ta->rank == 1 && tb->rank == 2) { /* [k] @ [k,n]: ga = b @ g, gb = outer(a, g) */
-    if (A->active[X]) accum(A, X, mm(A, Y, g));
-    if (A->active[Y]) accum(A, Y, mm(A, as_matrix(A, X, false), as_matrix(A, g, true)));
+    if (is_active(A, X)) accum(A, X, mm(A, Y, g));
+    if (is_active(A, Y)) accum(A, Y, mm(A, as_matrix(A, X, false), as_matrix(A, g, true)));
     return;
   }
   /* matrices, perhaps batched: a batch axis that was broadcast is summed */
   IrVal a = as_matrix(A, X, true), b = as_matrix(A, Y, false);
   IrType gt = matmul_type(ty(A, a), ty(A, b));
   IrVal gm = reshape(A, g, &gt);
-  if (A->active[X]) accum(A, X, reshape(A, sum_to(A, mm(A, gm, transpose(A, b)), ty(A, a)), ta));
-  if (A->active[Y]) accum(A, Y, reshape(A, sum_to(A, mm(A, transpose(A, a), gm), ty(A, b)), tb));
+  if (is_active(A, X)) accum(A, X, reshape(A, sum_to(A, mm(A, gm, transpose(A, b)), ty(A, a)), ta));
+  if (is_active(A, Y)) accum(A, Y, reshape(A, sum_to(A, mm(A, transpose(A, a), gm), ty(A, b)), tb));
 }
 
 RULE(index) {                           // scatter g into zeros at the same place
@@ -466,8 +484,8 @@ static IrVal window_op(Ad *A, IrOp op, const IrInst *fwd, IrType t, IrVal a, IrV
 
 RULE(conv2d) {                          // y = x * w  =>  gx = conv_bwd_input(g, w), gw = conv_bwd_weight(x, g)
   (void)v;
-  if (A->active[X]) accum(A, X, window_op(A, IR_CONV2D_BWD_INPUT, in, *ty(A, X), g, Y, X));
-  if (A->active[Y]) accum(A, Y, window_op(A, IR_CONV2D_BWD_WEIGHT, in, *ty(A, Y), X, g, Y));
+  if (is_active(A, X)) accum(A, X, window_op(A, IR_CONV2D_BWD_INPUT, in, *ty(A, X), g, Y, X));
+  if (is_active(A, Y)) accum(A, Y, window_op(A, IR_CONV2D_BWD_WEIGHT, in, *ty(A, Y), X, g, Y));
 }
 RULE(maxpool2d) { (void)v; accum(A, X, window_op(A, IR_MAXPOOL2D_BWD, in, *ty(A, X), X, g, -1)); } // g to each max
 RULE(avgpool2d) { (void)v; accum(A, X, window_op(A, IR_AVGPOOL2D_BWD, in, *ty(A, X), g, X, -1)); } // g / window size
@@ -477,6 +495,267 @@ static const Rule rules[IR_OP_COUNT] = {
 #include "../ir_ops.def"
 #undef IR_OP
 };
+
+/* ---- loops: backprop through time -------------------------------------------
+ *
+ * A loop `for i in lo..hi` with carried values c_j is reversed in three steps.
+ * 1. The forward loop also carries one stack per c_j, [T, shape of c_j]
+ *    with T = hi - lo, and stores c_j at row i - lo on every iteration.
+ * 2. A reverse loop runs i from hi-1 down to lo. Its body reads the c_j of
+ *    iteration i from the stacks, recomputes that iteration's body from
+ *    them, and applies the rules to the copy, in reverse: the adjoints of
+ *    the yielded values come in as carried values (the adjoints of the
+ *    loop's results at the start), the adjoints of the carried inputs go
+ *    out as the next carried values, and what flows to values defined
+ *    outside the loop (params) is accumulated in further carried values.
+ * 3. After it, those accumulators and the last carried adjoints go to the
+ *    outer values and the loop's initial values. */
+
+static IrVal fresh(Ad *A, IrInst *p) { return ir_emit_fresh(A->f, p); }
+
+/* A name for the variables of a reversed loop: the source's, if any. */
+static const char *carry_name(Ad *A, IrVal v) {
+  const IrInst *in = &A->f->v[v];
+  if (in->op == IR_PARAM) return A->f->params[in->index].name;
+  if (in->op == IR_INPUT) return A->f->input_names[in->index];
+  return in->name ? in->name : "t";
+}
+
+/* Put the last value of block b just before `before`. */
+static void move_before(IrBlock *b, IrVal before) {
+  IrVal v = b->ids[b->n - 1];
+  int at = 0;
+  while (at < b->n - 1 && b->ids[at] != before) at++;
+  memmove(&b->ids[at + 1], &b->ids[at], sizeof(IrVal) * (size_t)(b->n - 1 - at));
+  b->ids[at] = v;
+}
+
+static IrVal scalar_i32(Ad *A, IrOp op, IrVal a, IrVal b) {
+  IrInst p = proto(A, op, (IrType){.dt = DT_I32});
+  p.args[0] = a;
+  p.args[1] = b;
+  p.nargs = 2;
+  return fresh(A, &p);
+}
+
+static IrVal const_i32(Ad *A, int64_t c) {
+  IrInst p = proto(A, IR_CONST, (IrType){.dt = DT_I32});
+  p.num = (double)c;
+  return fresh(A, &p);
+}
+
+static bool in_block(const IrBlock *b, IrVal v) {
+  for (int i = 0; i < b->n; i++)
+    if (b->ids[i] == v) return true;
+  return false;
+}
+
+static void reverse_loop(Ad *A, IrVal L) {
+  IrFunc *f = A->f;
+  IrInst loop = f->v[L]; /* copies: f->v moves as values are added */
+  IrBlock *body = loop.body;
+  int k = loop.nargs - 2;
+  A->cur = &f->v[L];
+  const IrInst *lo_in = &f->v[loop.args[0]], *hi_in = &f->v[loop.args[1]];
+  /* the trip count T as a dimension, for the stacks' shape */
+  Dim T = {0, NULL};
+  bool ok = lo_in->op == IR_CONST && (hi_in->op == IR_CONST || (hi_in->op == IR_DIMSIZE && hi_in->nsize_dims == 1));
+  if (ok && hi_in->op == IR_CONST) T.size = (int64_t)hi_in->num - (int64_t)lo_in->num;
+  else if (ok) ok = lo_in->num == 0, T = hi_in->size_dims[0];
+  if (!ok || (!T.sym && T.size < 1)) {
+    diag_error(A->d, loop.span, "cannot differentiate through this loop: its bounds must be constants, or 0..n with n a dimension");
+    A->failed = true;
+    return;
+  }
+  int64_t lo = (int64_t)lo_in->num;
+  /* values from outside the loop whose adjoints the body produces */
+  IrVal outer[8];
+  int nouter = 0;
+  for (int i = 0; i < body->n; i++) {
+    const IrInst *b = &f->v[body->ids[i]];
+    if (b->op == IR_FOR) {
+      unsupported(A, b, "through nested `for` loops");
+      return;
+    }
+    for (int a = 0; a < b->nargs; a++) {
+      IrVal x = b->args[a];
+      if (!is_active(A, x) || in_block(body, x)) continue;
+      bool seen = false;
+      for (int j = 0; j < nouter; j++) seen |= outer[j] == x;
+      if (!seen && nouter < 8) outer[nouter++] = x;
+    }
+  }
+  if (2 * k + 2 > 8 || k + nouter + 2 > 8) {
+    diag_error(A->d, loop.span, "cannot differentiate through this loop yet: it carries %d values and reads %d outer values; "
+               "at most 3 and %d are supported", k, nouter, 6 - k);
+    A->failed = true;
+    return;
+  }
+  /* 1. stacks in the forward loop */
+  int orig_n = body->n; /* the body as written: what the reverse loop replays */
+  IrVal stack_result[8];
+  IrVal index_in_body = -1;
+  for (int i = 0; i < body->n; i++)
+    if (f->v[body->ids[i]].op == IR_LOOP_INDEX) index_in_body = body->ids[i];
+  IrVal carry_in_body[8];
+  for (int i = 0; i < body->n; i++)
+    if (f->v[body->ids[i]].op == IR_LOOP_CARRY) carry_in_body[f->v[body->ids[i]].index] = body->ids[i];
+  IrBlock *saved = f->cur;
+  IrVal *yields = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(2 * k + 1));
+  memcpy(yields, body->yields, sizeof(IrVal) * (size_t)k);
+  for (int j = 0; j < k; j++) {
+    IrType ct = f->v[carry_in_body[j]].ty, st = ct;
+    st.rank = ct.rank + 1;
+    st.dims[0] = T;
+    memcpy(&st.dims[1], ct.dims, sizeof(Dim) * (size_t)ct.rank);
+    f->cur = &f->body; /* the empty stack, before the loop */
+    IrInst z = proto(A, st.rank ? IR_FILL : IR_CONST, st);
+    IrVal init = fresh(A, &z);
+    move_before(&f->body, L);
+    f->v[L].args[2 + k + j] = init;
+    f->cur = body; /* stack[i - lo] = c_j */
+    IrInst c = proto(A, IR_LOOP_CARRY, st);
+    c.owner = L;
+    c.index = k + j;
+    c.name = arena_printf(f->arena, "saved_%s", carry_name(A, carry_in_body[j]));
+    IrVal sin = fresh(A, &c);
+    IrVal row = lo ? scalar_i32(A, IR_SUB, index_in_body, const_i32(A, lo)) : index_in_body;
+    IrInst u = proto(A, IR_UPDATE, st);
+    u.args[0] = sin;
+    u.args[1] = carry_in_body[j];
+    u.args[2] = row;
+    u.nargs = 3;
+    u.axes = arena_alloc(f->arena, sizeof(IrAxis));
+    u.naxes = 1;
+    yields[k + j] = fresh(A, &u);
+    f->cur = &f->body; /* its final value, after the loop */
+    IrInst r = proto(A, IR_FOR_RESULT, st);
+    r.args[0] = L;
+    r.nargs = 1;
+    r.index = k + j;
+    stack_result[j] = fresh(A, &r);
+  }
+  f->v[L].nargs = 2 + 2 * k;
+  body->yields = yields;
+  body->nyields = 2 * k;
+  f->cur = saved;
+  /* the adjoints of the loop's results, zero where none arrived */
+  IrVal result_of[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  for (IrVal v = L + 1; v < A->nprimal; v++)
+    if (f->v[v].op == IR_FOR_RESULT && f->v[v].args[0] == L && f->v[v].index < k) result_of[f->v[v].index] = v;
+  IrInst rl = proto(A, IR_FOR, (IrType){.dt = DT_I32});
+  rl.args[0] = const_i32(A, 0);
+  if (T.sym) {
+    IrInst dz = proto(A, IR_DIMSIZE, (IrType){.dt = DT_I32});
+    dz.size_dims = arena_alloc(f->arena, sizeof(Dim));
+    dz.size_dims[0] = T;
+    dz.nsize_dims = 1;
+    rl.args[1] = fresh(A, &dz);
+  } else {
+    rl.args[1] = const_i32(A, T.size);
+  }
+  for (int j = 0; j < k; j++) {
+    IrVal r = result_of[j];
+    ad_fit(A);
+    rl.args[2 + j] = r >= 0 && A->adj[r] >= 0 ? A->adj[r] : fill(A, 0, f->v[carry_in_body[j]].ty);
+  }
+  for (int o = 0; o < nouter; o++) rl.args[2 + k + o] = fill(A, 0, f->v[outer[o]].ty);
+  rl.nargs = 2 + k + nouter;
+  rl.body = ARENA_NEW(f->arena, IrBlock);
+  IrVal R = fresh(A, &rl);
+  /* 2. the reverse body */
+  IrBlock *rbody = f->v[R].body;
+  int mark = ir_block_begin(f, rbody);
+  IrInst ti = proto(A, IR_LOOP_INDEX, (IrType){.dt = DT_I32});
+  ti.owner = R;
+  ti.name = "step";
+  IrVal t = fresh(A, &ti);
+  IrVal dcarry[8], acc[8];
+  for (int j = 0; j < k + nouter; j++) {
+    IrInst c = proto(A, IR_LOOP_CARRY, f->v[rl.args[2 + j]].ty);
+    c.owner = R;
+    c.index = j;
+    c.name = arena_printf(f->arena, "d_%s", carry_name(A, j < k ? carry_in_body[j] : outer[j - k]));
+    IrVal cv = fresh(A, &c);
+    if (j < k) dcarry[j] = cv;
+    else acc[j - k] = cv;
+  }
+  IrVal row = scalar_i32(A, IR_SUB, T.sym ? rl.args[1] : const_i32(A, T.size), t);
+  row = scalar_i32(A, IR_SUB, row, const_i32(A, 1)); /* T - 1 - t */
+  IrVal i_val = lo ? scalar_i32(A, IR_ADD, row, const_i32(A, lo)) : row;
+  /* map body values to their copies */
+  IrVal *map = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(f->nv + 1));
+  int mapn = f->nv;
+  for (int i = 0; i < mapn; i++) map[i] = i;
+  map[index_in_body] = i_val;
+  for (int j = 0; j < k; j++) {
+    IrInst ix = proto(A, IR_INDEX, f->v[carry_in_body[j]].ty);
+    ix.args[0] = stack_result[j];
+    ix.args[1] = row;
+    ix.nargs = 2;
+    ix.axes = arena_alloc(f->arena, sizeof(IrAxis));
+    ix.naxes = 1;
+    map[carry_in_body[j]] = emit(A, &ix);
+  }
+  int nbody = orig_n; /* the stack bookkeeping added above is not replayed */
+  IrVal *copies = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(body->n + 1));
+  int ncopies = 0;
+  for (int i = 0; i < nbody; i++) {
+    IrVal b = body->ids[i];
+    IrInst p = f->v[b];
+    if (p.op == IR_LOOP_INDEX || p.op == IR_LOOP_CARRY) continue;
+    for (int a = 0; a < p.nargs; a++) p.args[a] = p.args[a] < mapn ? map[p.args[a]] : p.args[a];
+    IrVal c = fresh(A, &p); /* never shared with a value outside, whose adjoint is not ours */
+    map[b] = c;
+    ad_fit(A);
+    A->active[c] = is_active(A, b);
+    copies[ncopies++] = c;
+  }
+  for (int j = 0; j < k; j++) A->active[map[carry_in_body[j]]] = is_active(A, carry_in_body[j]);
+  /* adjoints: none yet for the copies; outer ones are set aside */
+  IrVal saved_adj[8];
+  for (int o = 0; o < nouter; o++) {
+    saved_adj[o] = A->adj[outer[o]];
+    A->adj[outer[o]] = -1;
+  }
+  for (int c = 0; c < ncopies; c++) A->adj[copies[c]] = -1;
+  for (int j = 0; j < k; j++) {
+    A->adj[map[carry_in_body[j]]] = -1;
+    IrVal y = body->yields[j] < mapn ? map[body->yields[j]] : body->yields[j];
+    A->cur = &f->v[L];
+    accum(A, y, dcarry[j]);
+  }
+  for (int c = ncopies - 1; c >= 0; c--) {
+    IrVal v = copies[c];
+    if (A->adj[v] < 0 || !is_active(A, v)) continue;
+    IrInst in = f->v[v];
+    A->cur = &in;
+    rules[in.op](A, v, &in, A->adj[v]);
+  }
+  A->cur = &f->v[L];
+  IrVal *ry = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(k + nouter + 1));
+  for (int j = 0; j < k; j++) {
+    IrVal d = A->adj[map[carry_in_body[j]]];
+    ry[j] = d >= 0 ? d : fill(A, 0, f->v[carry_in_body[j]].ty);
+  }
+  for (int o = 0; o < nouter; o++) {
+    IrVal d = A->adj[outer[o]];
+    ry[k + o] = d >= 0 ? ew(A, IR_ADD, acc[o], d) : acc[o];
+    A->adj[outer[o]] = saved_adj[o];
+  }
+  rbody->yields = ry;
+  rbody->nyields = k + nouter;
+  ir_block_end(f, saved, mark);
+  /* 3. out of the reverse loop */
+  for (int j = 0; j < k + nouter; j++) {
+    IrInst r = proto(A, IR_FOR_RESULT, f->v[rl.args[2 + j]].ty);
+    r.args[0] = R;
+    r.nargs = 1;
+    r.index = j;
+    IrVal res = fresh(A, &r);
+    accum(A, j < k ? loop.args[2 + j] : outer[j - k], res);
+  }
+}
 
 /* ---- driver ---------------------------------------------------------------- */
 
@@ -508,14 +787,20 @@ bool ad_reverse(IrFunc *f, Diags *d) {
     return false;
   }
   Ad A = {.f = f, .d = d, .nprimal = f->nv};
-  A.adj = arena_alloc(f->arena, sizeof(IrVal) * (size_t)f->nv);
-  A.active = arena_alloc(f->arena, sizeof(bool) * (size_t)f->nv);
-  for (int i = 0; i < f->nv; i++) A.adj[i] = -1;
+  ad_fit(&A);
   mark_active(&A);
   IrVal out = f->results[0];
   A.cur = &f->v[out];
   if (A.active[out]) A.adj[out] = fill(&A, 1, f->v[out].ty);
   for (IrVal v = A.nprimal - 1; v >= 0; v--) {
+    if (f->v[v].op == IR_FOR) {
+      bool needed = false;
+      for (IrVal r = v + 1; r < A.nprimal; r++)
+        needed |= f->v[r].op == IR_FOR_RESULT && f->v[r].args[0] == v && A.adj[r] >= 0;
+      if (needed) reverse_loop(&A, v);
+      if (A.failed) return false;
+      continue;
+    }
     if (A.adj[v] < 0 || !A.active[v]) continue;
     IrInst in = f->v[v]; /* a copy: rules append to f->v, which may move */
     A.cur = &in;
