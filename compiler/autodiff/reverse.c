@@ -76,7 +76,7 @@ static bool const_value(Ad *A, IrVal v, double *c) {
 }
 
 static bool is_fill(Ad *A, IrVal v, double c) {
-  double x;
+  double x = 0;
   return const_value(A, v, &x) && x == c;
 }
 
@@ -84,7 +84,7 @@ static bool is_fill(Ad *A, IrVal v, double c) {
  * plainly (g * 1, g + 0, constant times constant). */
 static IrVal ew(Ad *A, IrOp op, IrVal a, IrVal b) {
   const IrType *t = ty(A, a);
-  double x, y;
+  double x = 0, y = 0;
   if (const_value(A, a, &x) && const_value(A, b, &y)) {
     double r = op == IR_ADD ? x + y : op == IR_SUB ? x - y : op == IR_MUL ? x * y : x / y;
     return fill(A, r, *t);
