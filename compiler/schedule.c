@@ -6,6 +6,7 @@
  * recompute for every reader. Whatever remains is a kernel, and its result
  * lives in a workspace slot from its kernel to its last reader. */
 #include "schedule.h"
+#include <stdint.h>
 #include <string.h>
 
 size_t dtype_size(DType dt) {
@@ -35,12 +36,39 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
   s->st = arena_alloc(a, sizeof(Storage) * (size_t)(nv + 1));
   s->uses = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
   Users *users = arena_alloc(a, sizeof(Users) * (size_t)(nv + 1));
+  /* loops: which loop each body value belongs to; yields are uses */
+  IrVal *loop_of = arena_alloc(a, sizeof(IrVal) * (size_t)(nv + 1));
+  bool *yielded = arena_alloc(a, sizeof(bool) * (size_t)(nv + 1));
+  IrVal *carry_of_result = arena_alloc(a, sizeof(IrVal) * (size_t)(nv + 1));
+  for (IrVal v = 0; v < nv; v++) loop_of[v] = -1;
   for (IrVal v = 0; v < nv; v++) {
     const IrInst *in = &f->v[v];
-    if (in->op == IR_FOR || in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY || in->op == IR_FOR_RESULT) {
-      diag_error(d, in->span, "native code for `for` loops is not generated yet");
-      return NULL;
+    if (in->op != IR_FOR) continue;
+    for (int i = 0; i < in->body->n; i++) {
+      IrVal b = in->body->ids[i];
+      if (f->v[b].op == IR_FOR) {
+        diag_error(d, f->v[b].span, "native code for nested `for` loops is not generated yet");
+        return NULL;
+      }
+      loop_of[b] = v;
     }
+    for (int i = 0; i < in->body->nyields; i++) {
+      IrVal y = in->body->yields[i];
+      yielded[y] = true;
+      s->uses[y]++;
+      if (f->v[y].op == IR_LOOP_CARRY && f->v[y].index != i) {
+        diag_error(d, in->span, "native code for a loop that swaps its carried values is not generated yet");
+        return NULL;
+      }
+    }
+  }
+  for (IrVal v = 0; v < nv; v++) {
+    const IrInst *in = &f->v[v];
+    if (in->op == IR_FOR_RESULT) /* the result is the carried buffer after the loop */
+      for (int i = 0; i < f->v[in->args[0]].body->n; i++) {
+        IrVal c = f->v[in->args[0]].body->ids[i];
+        if (f->v[c].op == IR_LOOP_CARRY && f->v[c].index == in->index) carry_of_result[v] = c;
+      }
     for (int i = 0; i < in->nargs; i++) {
       s->uses[in->args[i]]++;
       Users *u = &users[in->args[i]];
@@ -72,6 +100,13 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       st->of = in->args[0];
       continue;
     }
+    if (in->op == IR_FOR_RESULT) {
+      st->kind = SK_VIEW;
+      st->of = carry_of_result[v];
+      continue;
+    }
+    if (in->op == IR_FOR || in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) continue; /* own storage */
+    if (yielded[v]) continue; /* copied into its carried buffer: stored */
     if (!users[v].n && !is_result[v]) { /* dead: never computed */
       st->kind = SK_FUSED;
       continue;
@@ -130,11 +165,37 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       s->copy_to[s->ncopies++] = i;
     }
   }
-  /* kernels in value order; liveness by the position of the last reader */
+  /* kernels in block order, a loop's body right after it; liveness by the
+   * position of the last reader, a reader in a loop counting as the loop's
+   * last kernel (the loop reads it on every iteration) */
   int *pos = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  int *end = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
   s->kernels = arena_alloc(a, sizeof(IrVal) * (size_t)(nv + 1));
-  for (IrVal v = 0; v < nv; v++) {
+  s->loop_len = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  for (int bi = 0; bi < f->body.n; bi++) {
+    IrVal v = f->body.ids[bi];
     StorageKind k = s->st[v].kind;
+    if (f->v[v].op == IR_FOR) {
+      int at = s->nkernels;
+      pos[v] = at;
+      s->kernels[s->nkernels++] = v;
+      const IrBlock *b = f->v[v].body;
+      for (int i = 0; i < b->n; i++) {
+        IrVal x = b->ids[i];
+        StorageKind xk = s->st[x].kind;
+        pos[x] = s->nkernels; /* index, carries and fused values: where they are read */
+        if ((xk == SK_TEMP || xk == SK_OUTPUT) && f->v[x].op != IR_LOOP_INDEX && f->v[x].op != IR_LOOP_CARRY) {
+          s->kernels[s->nkernels++] = x;
+          if (f->v[x].op == IR_MATMUL) s->nblas++;
+        } else if (xk == SK_FUSED) {
+          s->nfused++;
+        }
+      }
+      s->loop_len[v] = s->nkernels - at - 1;
+      for (int i = 0; i < b->n; i++) end[b->ids[i]] = s->nkernels - 1;
+      end[v] = s->nkernels - 1;
+      continue;
+    }
     if (k == SK_TEMP || k == SK_OUTPUT) {
       pos[v] = s->nkernels;
       s->kernels[s->nkernels++] = v;
@@ -143,6 +204,7 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       s->nfused++;
     }
   }
+
   /* the kernel position where each value is last read (fused readers count
    * at their kernel); copies at the end read results */
   int *last = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
@@ -156,13 +218,20 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
     }
     pos[v] = p;
   }
+  for (IrVal v = 0; v < nv; v++)
+    if (loop_of[v] < 0 && f->v[v].op != IR_FOR) end[v] = pos[v];
   for (IrVal v = 0; v < nv; v++) {
     const IrInst *in = &f->v[v];
-    int at = s->st[v].kind == SK_VIEW ? -1 : pos[v];
+    int at = s->st[v].kind == SK_VIEW ? -1 : end[v];
     if (s->st[v].kind == SK_VIEW) { /* a view is read wherever its readers are */
-      for (int i = 0; i < users[v].n; i++) at = pos[users[v].v[i]] > at ? pos[users[v].v[i]] : at;
-      pos[v] = at;
+      for (int i = 0; i < users[v].n; i++) at = end[users[v].v[i]] > at ? end[users[v].v[i]] : at;
+      pos[v] = end[v] = at;
     }
+    if (in->op == IR_FOR) /* a loop reads its initial values, and its body's yields at its end */
+      for (int i = 0; i < in->body->nyields; i++) {
+        IrVal y = in->body->yields[i];
+        if (end[v] > last[y]) last[y] = end[v];
+      }
     for (int i = 0; i < in->nargs; i++) {
       IrVal x = in->args[i];
       while (s->st[x].kind == SK_VIEW) { /* the viewed value lives as long as the view */
@@ -177,23 +246,36 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
     while (s->st[x].kind == SK_VIEW) x = s->st[x].of;
     last[x] = s->nkernels;
   }
-  /* slots: first free slot of the same element size, else a new one */
+  /* slots: first free slot of the same element size, else a new one.
+   * What lives in a loop (its index, carried buffers, body values) gets a
+   * slot of its own: an iteration must not overwrite the next one's input. */
   s->slot_of_value = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
+  for (IrVal v = 0; v < nv; v++) s->slot_of_value[v] = -1;
   int *slot_free_after = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
   size_t *slot_elem = arena_alloc(a, sizeof(size_t) * (size_t)(nv + 1));
+  for (IrVal v = 0; v < nv; v++) {
+    const IrInst *in = &f->v[v];
+    if (in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) {
+      s->st[v].kind = SK_TEMP;
+      s->st[v].index = s->nslots;
+      s->slot_of_value[v] = s->nslots;
+      slot_elem[s->nslots] = dtype_size(in->ty.dt);
+      slot_free_after[s->nslots++] = INT32_MAX;
+    }
+  }
   for (int k = 0; k < s->nkernels; k++) {
     IrVal v = s->kernels[k];
     s->slot_of_value[v] = -1;
-    if (s->st[v].kind != SK_TEMP) continue;
+    if (s->st[v].kind != SK_TEMP || f->v[v].op == IR_FOR) continue;
     size_t elem = dtype_size(f->v[v].ty.dt);
     int slot = -1;
-    for (int j = 0; j < s->nslots && slot < 0; j++)
+    for (int j = 0; j < s->nslots && slot < 0 && loop_of[v] < 0; j++)
       if (slot_free_after[j] < k && slot_elem[j] == elem) slot = j;
     if (slot < 0) {
       slot = s->nslots++;
       slot_elem[slot] = elem;
     }
-    slot_free_after[slot] = last[v] > k ? last[v] : k;
+    slot_free_after[slot] = loop_of[v] >= 0 ? INT32_MAX : last[v] > k ? last[v] : k;
     s->st[v].index = slot;
     s->slot_of_value[v] = slot;
   }
@@ -224,6 +306,10 @@ void schedule_print(FILE *out, const Schedule *s) {
     bool ew = ir_ops[in->op].kind == K_UNARY || ir_ops[in->op].kind == K_BINARY ||
               ir_ops[in->op].kind == K_COMPARE || in->op == IR_SELECT || in->op == IR_BROADCAST ||
               in->op == IR_CONST || in->op == IR_FILL || in->op == IR_DIMSIZE;
+    if (in->op == IR_FOR) {
+      fprintf(out, "  k%d: %%%d = for, body k%d..k%d\n", k, v, k + 1, k + s->loop_len[v]);
+      continue;
+    }
     fprintf(out, "  k%d: %%%d = %s %s : %s -> %s %d\n", k, v, ew ? "loop" : "call", ir_ops[in->op].name,
             ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->index);
     if (ew) print_tree(out, s, v, 1);

@@ -31,8 +31,10 @@ typedef struct Schedule {
   const IrFunc *f;
   Storage *st;      /* per value */
   int *uses;
-  IrVal *kernels;   /* values computed by a kernel, in order */
+  IrVal *kernels;   /* values computed by a kernel, in order; a FOR is
+                       followed by the kernels of its body */
   int nkernels;
+  int *loop_len;    /* per value: for a FOR, how many kernels its body has */
   IrVal *copies;    /* results needing a copy into their output buffer */
   int *copy_to;
   int ncopies;
@@ -42,7 +44,7 @@ typedef struct Schedule {
 } Schedule;
 
 /* NULL with a diagnostic when the function uses something codegen does not
- * handle yet (loops). */
+ * handle yet (nested loops). */
 Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d);
 /* `dmlc emit loops`: the kernels, what each fuses, and the memory plan. */
 void schedule_print(FILE *out, const Schedule *s);

@@ -641,6 +641,69 @@ static bool is_loop_kernel(IrOp op) {
          op == IR_DIMSIZE || op == IR_BROADCAST;
 }
 
+/* ---- loops ------------------------------------------------------------------------------ */
+
+static void copy_value(Cg *g, LLVMValueRef dst, IrVal src) {
+  const IrType *t = &g->f->v[src].ty;
+  LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, t), ci64(g, (int64_t)dtype_size(t->dt)), "");
+  LLVMValueRef args[3] = {dst, storage_ptr(g, src), bytes};
+  LLVMTypeRef types[3] = {g->ptr, g->ptr, g->i64};
+  call(g, "memmove", g->ptr, args, types, 3);
+}
+
+/* An i32 scalar operand (loop bounds) as an i64. */
+static LLVMValueRef scalar_i64(Cg *g, IrVal v) {
+  Nest n = {.rank = 0};
+  n.flat = ci64(g, 0);
+  LLVMValueRef x = g->s->st[v].kind == SK_FUSED ? scalar_expr(g, &n, v) : load_at(g, v, n.flat);
+  return LLVMBuildSExt(g->b, x, g->i64, "");
+}
+
+static void emit_kernels(Cg *g, int from, int to);
+
+/* for i in lo..hi: the carried values live in buffers of their own; the
+ * initial values are copied in before, each iteration's yields at its end. */
+static void emit_for(Cg *g, int k) {
+  IrVal v = g->s->kernels[k];
+  const IrInst *in = &g->f->v[v];
+  const IrBlock *body = in->body;
+  IrVal index = -1, carry[8] = {0};
+  for (int i = 0; i < body->n; i++) {
+    const IrInst *b = &g->f->v[body->ids[i]];
+    if (b->op == IR_LOOP_INDEX) index = body->ids[i];
+    if (b->op == IR_LOOP_CARRY && b->index < 8) carry[b->index] = body->ids[i];
+  }
+  int ncarry = in->nargs - 2;
+  LLVMValueRef lo = scalar_i64(g, in->args[0]), hi = scalar_i64(g, in->args[1]);
+  for (int j = 0; j < ncarry; j++) copy_value(g, g->ptrs[carry[j]], in->args[2 + j]);
+  LLVMValueRef n = LLVMBuildSub(g->b, hi, lo, "");
+  n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, n, ci64(g, 0), ""), ci64(g, 0), n, "");
+  Loop L;
+  loop_begin(g, &L, n);
+  if (index >= 0) LLVMBuildStore(g->b, LLVMBuildTrunc(g->b, LLVMBuildAdd(g->b, lo, L.iv, ""), g->i32, ""), g->ptrs[index]);
+  emit_kernels(g, k + 1, k + 1 + g->s->loop_len[v]);
+  for (int j = 0; j < ncarry; j++)
+    if (body->yields[j] != carry[j]) copy_value(g, g->ptrs[carry[j]], body->yields[j]);
+  loop_end(g, &L, false);
+}
+
+static void emit_kernels(Cg *g, int from, int to) {
+  for (int k = from; k < to; k++) {
+    IrVal v = g->s->kernels[k];
+    const IrInst *in = &g->f->v[v];
+    if (in->op == IR_FOR) {
+      emit_for(g, k);
+      k += g->s->loop_len[v];
+    } else if (in->op == IR_BROADCAST) {
+      emit_broadcast_copy(g, v);
+    } else if (is_loop_kernel(in->op)) {
+      emit_elementwise(g, v);
+    } else {
+      emit_call_kernel(g, v);
+    }
+  }
+}
+
 /* ---- functions ---------------------------------------------------------------------- */
 
 static LLVMValueRef load_ptr_arg(Cg *g, LLVMValueRef array, int i) {
@@ -653,9 +716,8 @@ static LLVMValueRef *slot_sizes(Cg *g) {
   const Schedule *s = g->s;
   LLVMValueRef *sz = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(s->nslots + 1));
   for (int i = 0; i < s->nslots; i++) sz[i] = ci64(g, 0);
-  for (int k = 0; k < s->nkernels; k++) {
-    IrVal v = s->kernels[k];
-    if (s->st[v].kind != SK_TEMP) continue;
+  for (IrVal v = 0; v < g->f->nv; v++) { /* kernels' results, and loops' indices and carried buffers */
+    if (s->st[v].kind != SK_TEMP || g->f->v[v].op == IR_FOR || (s->slot_of_value[v] < 0 && g->f->v[v].op != IR_LOOP_INDEX && g->f->v[v].op != IR_LOOP_CARRY)) continue;
     const IrType *t = &g->f->v[v].ty;
     LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, t), ci64(g, (int64_t)dtype_size(t->dt)), "");
     bytes = LLVMBuildAnd(g->b, LLVMBuildAdd(g->b, bytes, ci64(g, 63), ""), ci64(g, ~(int64_t)63), "");
@@ -724,13 +786,7 @@ static void emit_main_fn(Cg *g, const char *name) {
     default: break;
     }
   }
-  for (int k = 0; k < s->nkernels; k++) {
-    IrVal v = s->kernels[k];
-    const IrInst *in = &f->v[v];
-    if (in->op == IR_BROADCAST) emit_broadcast_copy(g, v);
-    else if (is_loop_kernel(in->op)) emit_elementwise(g, v);
-    else emit_call_kernel(g, v);
-  }
+  emit_kernels(g, 0, s->nkernels);
   /* results that are views, inputs, params, constants or repeated */
   for (int i = 0; i < s->ncopies; i++) {
     IrVal v = s->copies[i];
