@@ -439,6 +439,9 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
 static const char *commands[] = {"check", "emit", "gradcheck", "build"};
 
 int main(int argc, char **argv) {
+  /* diagnostics go out in blocks, not a byte at a time */
+  static char errbuf[1 << 16];
+  setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
   Options o;
   int status = 0;
   if (!parse_args(argc, argv, &o, &status)) {

@@ -17,6 +17,7 @@ void lexer_init(Lexer *lx, const Source *src, Arena *a, Diags *d) {
   lx->src = src;
   lx->cur = (const unsigned char *)src->text;
   lx->lim = lx->cur + src->len;
+  if (src->len >= 3 && memcmp(lx->cur, "\xEF\xBB\xBF", 3) == 0) lx->cur += 3; /* a UTF-8 BOM, as editors write */
   lx->ab.arena = a;
   lx->ab.diags = d;
   lx->prog = ARENA_NEW(a, Program);
@@ -97,6 +98,10 @@ static int lex_string(Lexer *lx, YYSTYPE *val) {
     }
     char c = (char)*p;
     if (c == '"') break;
+    if (c == '\\' && (p + 1 >= lx->lim || p[1] == '\n')) { /* nothing to escape: unterminated */
+      p++;
+      continue;
+    }
     if (c == '\\') {
       char e = (char)p[1];
       const char *from = "nt\\\"0", *to = "\n\t\\\"";

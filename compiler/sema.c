@@ -571,6 +571,10 @@ static Type *check_binary(Sema *s, Expr *e) {
   if (a->is_const && b->is_const) {
     t->is_const = true;
     t->value = fold(e->op, a->value, b->value, dt == DT_I32);
+    if (dt == DT_I32 && !binop_is_comparison(e->op) && !(t->value >= -2147483648.0 && t->value <= 2147483647.0)) {
+      diag_error(s->d, e->span, "integer overflow: the value of this constant does not fit in i32");
+      return fail(s);
+    }
     if (binop_is_comparison(e->op)) t->dt = DT_BOOL;
     if (e->op == OP_DIV && dt == DT_I32 && b->value == 0) {
       diag_error(s->d, e->span, "integer division by zero");
@@ -606,6 +610,7 @@ static Type *check_unary(Sema *s, Expr *e) {
 /* Constant integer of an expression already checked; false if it is not one. */
 static bool const_int(const Type *t, int64_t *out) {
   if (!t || !is_tensor(t) || !t->is_const || t->dt != DT_I32 || t->rank != 0) return false;
+  if (!(t->value >= -2147483648.0 && t->value <= 2147483647.0)) return false; /* folding keeps i32 in range */
   *out = (int64_t)t->value;
   return true;
 }
@@ -1175,11 +1180,12 @@ typedef struct Volume {
   int nsyms;
 } Volume;
 
+/* coef saturates at -1 when the element count overflows: never equal */
 static Volume volume(const Dim *dims, int rank) {
   Volume v = {1, {0}, 0};
   for (int i = 0; i < rank; i++) {
     if (dims[i].sym) v.syms[v.nsyms++] = dims[i].sym;
-    else v.coef *= dims[i].size;
+    else if (v.coef >= 0 && __builtin_mul_overflow(v.coef, dims[i].size, &v.coef)) v.coef = -1;
   }
   return v;
 }
@@ -1248,7 +1254,10 @@ static Type *rule_flatten(BCall *c) {
       diag_error(s->d, c->e->span, "cannot flatten %s: axis %d has symbolic length %s", T(s, x), i, x->dims[i].sym);
       return fail(s);
     }
-    n *= x->dims[i].size;
+    if (__builtin_mul_overflow(n, x->dims[i].size, &n) || n > 2147483647) {
+      diag_error(s->d, c->e->span, "cannot flatten %s: the flattened axis would be longer than 2^31 - 1", T(s, x));
+      return fail(s);
+    }
   }
   Dim dims[2] = {x->dims[0], dim_const(n)};
   Type *t = ty_tensor(s, x->dt, 2, dims);
@@ -1326,9 +1335,9 @@ static Type *rule_eye(BCall *c) {
 static bool window_out(BCall *c, const Dim in[2], const int64_t k[2], const int64_t st[2], const int64_t pad[2],
                        Dim out[2]) {
   for (int i = 0; i < 2; i++) {
-    if (k[i] <= 0 || st[i] <= 0 || pad[i] < 0) {
-      diag_error(c->s->d, c->e->span, "`%s` needs positive kernel sizes and strides and non-negative padding",
-                 c->info->name);
+    if (k[i] <= 0 || st[i] <= 0 || pad[i] < 0 || pad[i] > 65536 || k[i] > 65536) {
+      diag_error(c->s->d, c->e->span,
+                 "`%s` needs positive kernel sizes and strides and non-negative padding (at most 65536)", c->info->name);
       return false;
     }
     if (in[i].sym) {
@@ -1408,7 +1417,7 @@ static Type *rule_pool2d(BCall *c) {
   if (!pair_arg(c, 1, k, 1)) return fail(s);
   if (!pair_arg(c, 2, st, k[0]) || !pair_arg(c, 3, pad, 0)) return fail(s);
   if (!c->arg[2]) st[1] = k[1];
-  if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1]) {
+  if (pad[0] > k[0] || pad[1] > k[1] || pad[0] * 2 > k[0] || pad[1] * 2 > k[1]) {
     diag_error(s->d, c->arg[3]->span, "padding of `%s` must be at most half the window", c->info->name);
     return fail(s);
   }
@@ -2284,8 +2293,7 @@ static Param *loss_param(Item *loss, const char *name) {
 static bool per_example(const Type *t, int64_t *n) {
   *n = 1;
   for (int i = 1; i < t->rank; i++) {
-    if (t->dims[i].sym) return false;
-    *n *= t->dims[i].size;
+    if (t->dims[i].sym || __builtin_mul_overflow(*n, t->dims[i].size, n)) return false;
   }
   return true;
 }
