@@ -571,13 +571,13 @@ static Type *check_binary(Sema *s, Expr *e) {
   if (a->is_const && b->is_const) {
     t->is_const = true;
     t->value = fold(e->op, a->value, b->value, dt == DT_I32);
-    if (dt == DT_I32 && !binop_is_comparison(e->op) && !(t->value >= -2147483648.0 && t->value <= 2147483647.0)) {
-      diag_error(s->d, e->span, "integer overflow: the value of this constant does not fit in i32");
-      return fail(s);
-    }
     if (binop_is_comparison(e->op)) t->dt = DT_BOOL;
     if (e->op == OP_DIV && dt == DT_I32 && b->value == 0) {
       diag_error(s->d, e->span, "integer division by zero");
+      return fail(s);
+    }
+    if (dt == DT_I32 && !binop_is_comparison(e->op) && !(t->value >= -2147483648.0 && t->value <= 2147483647.0)) {
+      diag_error(s->d, e->span, "integer overflow: the value of this constant does not fit in i32");
       return fail(s);
     }
     mark_int_dim(t);
