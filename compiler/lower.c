@@ -324,6 +324,15 @@ static void pair_attr(Expr *e, int i, int64_t out[2], int64_t dflt) {
   }
 }
 
+/* kernel (pooling only), stride and pad from the call's arguments at `at`
+ * on; a pooling's stride defaults to its kernel. */
+static void window_attrs(Expr *e, int at, bool pool, IrInst *p) {
+  if (pool) pair_attr(e, at++, p->kernel, 1);
+  pair_attr(e, at, p->stride, pool ? p->kernel[0] : 1);
+  if (pool && !e->bound[at]) p->stride[1] = p->kernel[1];
+  pair_attr(e, at + 1, p->pad, 0);
+}
+
 static int norm_axis(int64_t axis, int rank) { return (int)(axis < 0 ? axis + rank : axis); }
 
 static IrVal reduce(Lower *L, IrOp op, IrVal x, int axis, bool keep, IrType rt, Span sp) {
@@ -435,45 +444,23 @@ static IrVal lower_builtin(Lower *L, Expr *e) {
     return broadcast_to(L, v, &rt, sp);
   }
   case BI_EYE: return emit0(L, IR_EYE, rt, sp);
-  case BI_CONV2D: {
-    IrInst p = proto(IR_CONV2D, rt, sp);
-    p.args[0] = arg(L, e, 0);
-    p.args[1] = arg(L, e, 1);
-    p.nargs = 2;
-    pair_attr(e, 2, p.stride, 1);
-    pair_attr(e, 3, p.pad, 0);
-    return ir_emit(L->f, &p);
-  }
-  case BI_MAXPOOL2D:
-  case BI_AVGPOOL2D: {
-    IrInst p = proto(e->builtin == BI_MAXPOOL2D ? IR_MAXPOOL2D : IR_AVGPOOL2D, rt, sp);
-    p.args[0] = arg(L, e, 0);
-    p.nargs = 1;
-    pair_attr(e, 1, p.kernel, 1);
-    pair_attr(e, 2, p.stride, p.kernel[0]);
-    if (!e->bound[2]) p.stride[1] = p.kernel[1];
-    pair_attr(e, 3, p.pad, 0);
-    return ir_emit(L->f, &p);
-  }
+  case BI_CONV2D:
   case BI_CONV2D_BACKWARD_INPUT:
-  case BI_CONV2D_BACKWARD_WEIGHT: {
-    IrInst p = proto(e->builtin == BI_CONV2D_BACKWARD_INPUT ? IR_CONV2D_BWD_INPUT : IR_CONV2D_BWD_WEIGHT, rt, sp);
-    for (int i = 0; i < 3; i++) p.args[i] = arg(L, e, i);
-    p.nargs = 3;
-    pair_attr(e, 3, p.stride, 1);
-    pair_attr(e, 4, p.pad, 0);
-    return ir_emit(L->f, &p);
-  }
+  case BI_CONV2D_BACKWARD_WEIGHT:
+  case BI_MAXPOOL2D:
+  case BI_AVGPOOL2D:
   case BI_MAXPOOL2D_BACKWARD:
   case BI_AVGPOOL2D_BACKWARD: {
-    IrInst p = proto(e->builtin == BI_MAXPOOL2D_BACKWARD ? IR_MAXPOOL2D_BWD : IR_AVGPOOL2D_BWD, rt, sp);
-    p.args[0] = arg(L, e, 0);
-    p.args[1] = arg(L, e, 1);
-    p.nargs = 2;
-    pair_attr(e, 2, p.kernel, 1);
-    pair_attr(e, 3, p.stride, p.kernel[0]);
-    if (!e->bound[3]) p.stride[1] = p.kernel[1];
-    pair_attr(e, 4, p.pad, 0);
+    /* tensor operands first, then the window: (kernel,) stride, pad */
+    static const IrOp ops[] = {IR_CONV2D, IR_CONV2D_BWD_INPUT, IR_CONV2D_BWD_WEIGHT, IR_MAXPOOL2D,
+                               IR_AVGPOOL2D, IR_MAXPOOL2D_BWD, IR_AVGPOOL2D_BWD};
+    static const int ntensors[] = {2, 3, 3, 1, 1, 2, 2};
+    int k = e->builtin == BI_CONV2D ? 0 : e->builtin == BI_CONV2D_BACKWARD_INPUT ? 1
+            : e->builtin == BI_CONV2D_BACKWARD_WEIGHT ? 2 : e->builtin == BI_MAXPOOL2D ? 3
+            : e->builtin == BI_AVGPOOL2D ? 4 : e->builtin == BI_MAXPOOL2D_BACKWARD ? 5 : 6;
+    IrInst p = proto(ops[k], rt, sp);
+    for (int i = 0; i < ntensors[k]; i++) p.args[p.nargs++] = arg(L, e, i);
+    window_attrs(e, ntensors[k], k >= 3, &p);
     return ir_emit(L->f, &p);
   }
   case BI_ONEHOT: return emit1(L, IR_ONEHOT, rt, sp, arg(L, e, 0));

@@ -336,6 +336,25 @@ static bool needs_indices(Cg *g, IrVal v) {
   return false;
 }
 
+/* Nested loops, one per axis, the innermost contiguous in the output,
+ * storing the fused expression of v into out. */
+static void emit_nested(Cg *g, IrVal v, LLVMValueRef out, bool vectorize) {
+  const IrInst *in = &g->f->v[v];
+  Nest n = {.rank = in->ty.rank, .shape = &in->ty};
+  Loop L[MAX_RANK];
+  LLVMValueRef flat = ci64(g, 0);
+  for (int i = 0; i < n.rank; i++) {
+    loop_begin(g, &L[i], dim_value(g, in->ty.dims[i]));
+    n.idx[i] = L[i].iv;
+    flat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, flat, dim_value(g, in->ty.dims[i]), ""), L[i].iv, "");
+  }
+  n.flat = flat;
+  int calls = g->calls;
+  LLVMValueRef x = scalar_expr(g, &n, v);
+  LLVMBuildStore(g->b, x, LLVMBuildGEP2(g->b, elem_type(g, in->ty.dt), out, &flat, 1, ""));
+  for (int i = n.rank - 1; i >= 0; i--) loop_end(g, &L[i], vectorize && i == n.rank - 1 && g->calls == calls);
+}
+
 static void emit_elementwise(Cg *g, IrVal v) {
   const IrInst *in = &g->f->v[v];
   Nest n = {.rank = in->ty.rank, .shape = &in->ty};
@@ -351,37 +370,11 @@ static void emit_elementwise(Cg *g, IrVal v) {
     loop_end(g, &L, g->calls == calls);
     return;
   }
-  /* nested loops, one per axis; the innermost is contiguous in the output */
-  Loop L[MAX_RANK];
-  LLVMValueRef flat = ci64(g, 0);
-  for (int i = 0; i < n.rank; i++) {
-    loop_begin(g, &L[i], dim_value(g, in->ty.dims[i]));
-    n.idx[i] = L[i].iv;
-    flat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, flat, dim_value(g, in->ty.dims[i]), ""), L[i].iv, "");
-  }
-  n.flat = flat;
-  int calls = g->calls;
-  LLVMValueRef x = scalar_expr(g, &n, v);
-  LLVMBuildStore(g->b, x, LLVMBuildGEP2(g->b, t, out, &flat, 1, ""));
-  for (int i = n.rank - 1; i >= 0; i--) loop_end(g, &L[i], i == n.rank - 1 && g->calls == calls);
+  emit_nested(g, v, out, true);
 }
 
 /* A broadcast that a non-elementwise kernel reads needs its own buffer. */
-static void emit_broadcast_copy(Cg *g, IrVal v) {
-  const IrInst *in = &g->f->v[v];
-  Nest n = {.rank = in->ty.rank, .shape = &in->ty};
-  Loop L[MAX_RANK];
-  LLVMValueRef flat = ci64(g, 0);
-  for (int i = 0; i < n.rank; i++) {
-    loop_begin(g, &L[i], dim_value(g, in->ty.dims[i]));
-    n.idx[i] = L[i].iv;
-    flat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, flat, dim_value(g, in->ty.dims[i]), ""), L[i].iv, "");
-  }
-  n.flat = flat;
-  LLVMValueRef x = scalar_expr(g, &n, v);
-  LLVMBuildStore(g->b, x, LLVMBuildGEP2(g->b, elem_type(g, in->ty.dt), g->ptrs[v], &flat, 1, ""));
-  for (int i = n.rank - 1; i >= 0; i--) loop_end(g, &L[i], false);
-}
+static void emit_broadcast_copy(Cg *g, IrVal v) { emit_nested(g, v, g->ptrs[v], false); }
 
 /* ---- calls into the runtime ------------------------------------------------------ */
 
