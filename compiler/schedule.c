@@ -22,6 +22,8 @@ static bool elementwise(IrOp op) {
   return k == K_UNARY || k == K_BINARY || k == K_COMPARE || op == IR_SELECT;
 }
 
+bool fused_reduction(IrOp op) { return op == IR_SUM || op == IR_MAX || op == IR_MIN; }
+
 static bool cheap_leaf(IrOp op) { return op == IR_CONST || op == IR_FILL || op == IR_DIMSIZE; }
 
 typedef struct Users {
@@ -122,6 +124,13 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       st->kind = SK_VIEW; /* a BLAS transpose flag, never a copy */
       st->of = in->args[0];
       st->transposed = true;
+      continue;
+    }
+    /* an elementwise value read once by a sum/max/min is computed inside the
+     * reduction's loop */
+    if (!is_result[v] && s->uses[v] == 1 && users[v].n == 1 && elementwise(in->op) &&
+        fused_reduction(f->v[users[v].v[0]].op)) {
+      st->kind = SK_FUSED;
       continue;
     }
     bool users_fused = true; /* every reader is a fused or kernel elementwise op */
@@ -305,7 +314,8 @@ void schedule_print(FILE *out, const Schedule *s) {
     const Storage *st = &s->st[v];
     bool ew = ir_ops[in->op].kind == K_UNARY || ir_ops[in->op].kind == K_BINARY ||
               ir_ops[in->op].kind == K_COMPARE || in->op == IR_SELECT || in->op == IR_BROADCAST ||
-              in->op == IR_CONST || in->op == IR_FILL || in->op == IR_DIMSIZE;
+              in->op == IR_CONST || in->op == IR_FILL || in->op == IR_DIMSIZE ||
+              (fused_reduction(in->op) && s->st[in->args[0]].kind == SK_FUSED);
     if (in->op == IR_FOR) {
       fprintf(out, "  k%d: %%%d = for, body k%d..k%d\n", k, v, k + 1, k + s->loop_len[v]);
       continue;

@@ -49,5 +49,7 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d);
 /* `dmlc emit loops`: the kernels, what each fuses, and the memory plan. */
 void schedule_print(FILE *out, const Schedule *s);
 size_t dtype_size(DType dt);
+/* Reductions that compute a single-use elementwise operand in their loop. */
+bool fused_reduction(IrOp op);
 
 #endif

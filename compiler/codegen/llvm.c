@@ -21,6 +21,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,8 +92,8 @@ static LLVMValueRef call(Cg *g, const char *name, LLVMTypeRef ret, LLVMValueRef 
 }
 
 static LLVMValueRef intrinsic(Cg *g, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n) {
-  /* fabs, sqrt and pow-free code vectorise; math library calls do not */
-  if (strcmp(name, "llvm.fabs") != 0 && strcmp(name, "llvm.sqrt") != 0) g->calls++;
+  /* fabs, sqrt and fmuladd vectorise; math library calls do not */
+  if (strcmp(name, "llvm.fabs") != 0 && strcmp(name, "llvm.sqrt") != 0 && strcmp(name, "llvm.fmuladd") != 0) g->calls++;
   unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
   LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->mod, id, &t, 1);
   LLVMTypeRef params[3] = {t, t, t};
@@ -293,7 +294,17 @@ static LLVMValueRef scalar_expr(Cg *g, const Nest *n, IrVal v) {
   }
   case IR_STOP_GRAD: return a;
   case IR_CAST: return convert(g, a, adt, dt);
-  case IR_ADD: return fl ? LLVMBuildFAdd(g->b, a, b, "") : LLVMBuildAdd(g->b, a, b, "");
+  case IR_ADD:
+    if (fl) { /* a*b + c of fused operands: one fused multiply-add */
+      for (int side = 0; side < 2; side++) {
+        IrVal m = in->args[side];
+        if (g->s->st[m].kind != SK_FUSED || g->f->v[m].op != IR_MUL) continue;
+        LLVMValueRef x = operand(g, n, g->f->v[m].args[0]), y = operand(g, n, g->f->v[m].args[1]);
+        LLVMValueRef c = side == 0 ? b : a;
+        return intrinsic(g, "llvm.fmuladd", t, (LLVMValueRef[]){x, y, c}, 3);
+      }
+    }
+    return fl ? LLVMBuildFAdd(g->b, a, b, "") : LLVMBuildAdd(g->b, a, b, "");
   case IR_SUB: return fl ? LLVMBuildFSub(g->b, a, b, "") : LLVMBuildSub(g->b, a, b, "");
   case IR_MUL: return fl ? LLVMBuildFMul(g->b, a, b, "") : LLVMBuildMul(g->b, a, b, "");
   case IR_DIV: {
@@ -445,6 +456,57 @@ static void emit_matmul(Cg *g, IrVal v) {
   call(g, name, g->vd, args, types, 12);
 }
 
+/* The multi-index of a flat element, when broadcast operands need it. */
+static void unflatten(Cg *g, Nest *n, LLVMValueRef flat) {
+  for (int i = n->rank - 1; i >= 0; i--) {
+    LLVMValueRef d = dim_value(g, n->shape->dims[i]);
+    n->idx[i] = LLVMBuildSRem(g->b, flat, d, "");
+    flat = LLVMBuildSDiv(g->b, flat, d, "");
+  }
+}
+
+/* sum/max/min of a fused elementwise operand: the operand is computed
+ * element by element inside the reduction, never stored. */
+static void emit_fused_reduce(Cg *g, IrVal v) {
+  const IrInst *in = &g->f->v[v];
+  IrVal x = in->args[0];
+  const IrType *xt = &g->f->v[x].ty;
+  LLVMTypeRef t = elem_type(g, in->ty.dt);
+  bool fl = is_float_dt(in->ty.dt);
+  LLVMValueRef outer, n, inner;
+  split_axis(g, xt, in->axis, &outer, &n, &inner);
+  LLVMValueRef init = in->op == IR_SUM ? LLVMConstNull(t)
+                      : fl ? LLVMConstReal(t, in->op == IR_MAX ? -INFINITY : INFINITY)
+                           : LLVMConstInt(t, in->op == IR_MAX ? 0x80000000u : 0x7fffffffu, 0);
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(g->b);
+  LLVMValueRef first = LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(g->fn));
+  LLVMPositionBuilderBefore(g->b, first);
+  LLVMValueRef acc = LLVMBuildAlloca(g->b, t, "acc");
+  LLVMPositionBuilderAtEnd(g->b, here);
+  Loop Lo, Li, Lk;
+  loop_begin(g, &Lo, outer);
+  loop_begin(g, &Li, inner);
+  LLVMBuildStore(g->b, init, acc);
+  loop_begin(g, &Lk, n);
+  LLVMValueRef flat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, Lo.iv, n, ""), Lk.iv, ""), inner, ""), Li.iv, "");
+  Nest nest = {.rank = xt->rank, .shape = xt, .flat = flat};
+  if (needs_indices(g, x)) unflatten(g, &nest, flat);
+  LLVMValueRef val = scalar_expr(g, &nest, x), cur = LLVMBuildLoad2(g->b, t, acc, "");
+  LLVMValueRef next;
+  if (in->op == IR_SUM) next = fl ? LLVMBuildFAdd(g->b, cur, val, "") : LLVMBuildAdd(g->b, cur, val, "");
+  else {
+    LLVMValueRef better = fl ? LLVMBuildFCmp(g->b, in->op == IR_MAX ? LLVMRealOGT : LLVMRealOLT, val, cur, "")
+                             : LLVMBuildICmp(g->b, in->op == IR_MAX ? LLVMIntSGT : LLVMIntSLT, val, cur, "");
+    next = LLVMBuildSelect(g->b, better, val, cur, "");
+  }
+  LLVMBuildStore(g->b, next, acc);
+  loop_end(g, &Lk, false);
+  LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, Lo.iv, inner, ""), Li.iv, "");
+  LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, t, acc, ""), LLVMBuildGEP2(g->b, t, g->ptrs[v], &at, 1, ""));
+  loop_end(g, &Li, false);
+  loop_end(g, &Lo, false);
+}
+
 static void emit_call_kernel(Cg *g, IrVal v) {
   const IrInst *in = &g->f->v[v];
   DType dt = in->ty.dt;
@@ -452,6 +514,10 @@ static void emit_call_kernel(Cg *g, IrVal v) {
   LLVMValueRef x = in->nargs ? storage_ptr(g, in->args[0]) : NULL, y = g->ptrs[v];
   LLVMValueRef outer, n, inner;
   char name[48];
+  if (fused_reduction(in->op) && g->s->st[in->args[0]].kind == SK_FUSED) {
+    emit_fused_reduce(g, v);
+    return;
+  }
   switch (in->op) {
   case IR_SUM: case IR_MAX: case IR_MIN: case IR_LOGSUMEXP: case IR_ARGMAX: case IR_ARGMIN: {
     bool arg = in->op == IR_ARGMAX || in->op == IR_ARGMIN;
