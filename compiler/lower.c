@@ -291,6 +291,7 @@ static IrVal lower_user_call(Lower *L, Expr *e) {
   IrVal v = lower_block(L, &fn->body);
   L->inline_depth--;
   L->fr = caller;
+  if (v >= 0) name_value(L, v, fn->name); /* `emit grad` calls it predict, d_predict */
   return v;
 }
 
