@@ -275,15 +275,8 @@ static IrVal lower_user_call(Lower *L, Expr *e) {
   bind_signature(L, fr, fn, args);
   Frame *caller = L->fr;
   L->fr = fr;
-  for (int i = 0; i < fn->nparams; i++) {
-    IrType want = ir_type_of(L, fn->param_types[i]);
-    args[i] = coerce(L, args[i], want.dt);
-    /* the body refers to parameters through their bindings */
-  }
-  /* parameters are the first bindings of the body's scope: find them by name */
+  for (int i = 0; i < fn->nparams; i++) args[i] = coerce(L, args[i], ir_type_of(L, fn->param_types[i]).dt);
   L->inline_depth++;
-  Block *body = &fn->body;
-  (void)body;
   for (int i = 0; i < fn->nparams; i++) {
     Binding *b = fn->param_bindings ? fn->param_bindings[i] : NULL;
     if (b) bind_local(L, b, args[i]);

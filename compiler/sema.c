@@ -496,14 +496,6 @@ static void mark_int_dim(Type *t) {
   }
 }
 
-static const char *op_what(Sema *s, BinOp op) {
-  static const char *words[] = {"addition", "subtraction", "multiplication", "division",
-                                "matrix product", "power", "comparison", "comparison",
-                                "comparison", "comparison", "comparison", "comparison", "negation", "assignment"};
-  (void)s;
-  return words[op];
-}
-
 /* a @ b with NumPy's rules: vectors are promoted and the extra axis dropped;
  * leading (batch) axes broadcast. */
 static Type *check_matmul(Sema *s, Expr *e, Type *a, Type *b, DType dt) {
@@ -586,7 +578,6 @@ static Type *check_binary(Sema *s, Expr *e) {
     if (b->is_const && ((e->op == OP_MUL && b->value == 1) || (e->op != OP_MUL && b->value == 0))) t->is_dim = true, t->dim = a->dim;
     else if (a->is_const && e->op == OP_MUL && a->value == 1) t->is_dim = true, t->dim = b->dim;
   }
-  (void)op_what;
   return t;
 }
 
@@ -1836,7 +1827,6 @@ static Type *check_block(Sema *s, Block *b, bool is_body) {
   Binding *saved = s->scope;
   if (!is_body) s->depth++;
   Type *value = NULL;
-  Stmt *value_stmt = NULL;
   for (int i = 0; i < b->n; i++) {
     Stmt *st = b->stmts[i];
     bool last = i == b->n - 1;
@@ -1857,7 +1847,6 @@ static Type *check_block(Sema *s, Block *b, bool is_body) {
           diag_warning(s->d, st->value->span, "the value of this expression is unused");
       } else {
         value = t;
-        value_stmt = st;
       }
       break;
     }
@@ -1875,7 +1864,6 @@ static Type *check_block(Sema *s, Block *b, bool is_body) {
     }
     value = fail(s);
   }
-  (void)value_stmt;
   pop_scope(s, saved);
   if (!is_body) s->depth--;
   return value;
