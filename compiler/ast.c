@@ -77,21 +77,20 @@ static int prec_of(const Expr *e) {
   return 6;
 }
 
+/* The shortest text that reads back as exactly x, always with a point or
+ * an exponent so that it reads back as a float. */
+void format_float(char *buf, size_t n, double x) {
+  for (int p = 1; p <= 17; p++) {
+    snprintf(buf, n, "%.*g", p, x);
+    if (strtod(buf, NULL) == x) break;
+  }
+  if (!strpbrk(buf, ".e") && isfinite(x)) strncat(buf, ".0", n - strlen(buf) - 1);
+}
+
 static void print_number(FILE *out, const Expr *e) {
-  if (e->is_int) {
-    fprintf(out, "%.0f", e->num);
-    return;
-  }
   char buf[64];
-  snprintf(buf, sizeof buf, "%.17g", e->num);
-  for (int p = 1; p <= 17; p++) { /* shortest text that reads back exactly */
-    snprintf(buf, sizeof buf, "%.*g", p, e->num);
-    if (strtod(buf, NULL) == e->num) break;
-  }
-  if (!strpbrk(buf, ".e") && !isinf(e->num) && !isnan(e->num)) strcat(buf, ".0");
-  if (strchr(buf, 'e') && !strchr(buf, '.')) {
-    /* 1e-05 reads back as a float already; keep it */
-  }
+  if (e->is_int) snprintf(buf, sizeof buf, "%.0f", e->num);
+  else format_float(buf, sizeof buf, e->num);
   fputs(buf, out);
 }
 

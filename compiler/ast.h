@@ -232,5 +232,6 @@ void ast_dump(FILE *out, const Program *p);          /* `dmlc emit ast` */
 void ast_print_source(FILE *out, const Program *p);  /* back to DML text */
 void ast_print_expr(FILE *out, const Expr *e);
 const char *dtype_name(DType t);
+void format_float(char *buf, size_t n, double x);
 
 #endif

@@ -104,10 +104,7 @@ static void number(Emit *E, double x, DType dt) {
     return;
   }
   char buf[64];
-  for (int p = 1; p <= 17; p++) { /* the shortest text that reads back exactly */
-    snprintf(buf, sizeof buf, "%.*g", p, x);
-    if (strtod(buf, NULL) == x) break;
-  }
+  format_float(buf, sizeof buf, x);
   fputs(buf, E->out);
 }
 
