@@ -5,6 +5,7 @@
 #include "autodiff/autodiff.h"
 #include "lower.h"
 #include "simplify.h"
+#include <string.h>
 
 static bool add_unit(Arena *a, Diags *d, CgUnit **units, int *n, int *cap, const char *prefix, IrFunc *f) {
   Schedule *s = schedule_build(f, a, d);
@@ -22,6 +23,14 @@ bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *pr
   for (int i = 0; i < p->nitems; i++) {
     Item *it = p->items[i];
     if ((it->kind != IT_FN && it->kind != IT_LOSS) || it->from_stdlib) continue;
+    size_t len = strlen(it->name);
+    if (it->kind == IT_FN && (strcmp(it->name, "loss_grad") == 0 || strcmp(it->name, "loss") == 0 ||
+                              (len > 10 && strcmp(it->name + len - 10, "_workspace") == 0))) {
+      diag_error(d, it->name_span, "a function named `%s` would clash with a generated entry point", it->name);
+      diag_hint(d, "native code names loss, loss_grad and NAME_workspace itself; rename the function");
+      ok = false;
+      continue;
+    }
     IrFunc *f = lower_function(p, it, a, d, opt);
     if (!f) {
       ok = false;

@@ -3,6 +3,7 @@
  * The driver is the pipeline diagram: read and parse (front_parse_file),
  * check (front_check), then whatever the subcommand asks for. Later phases
  * (lowering, autodiff, codegen) slot in as further steps of the same list. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,9 +364,8 @@ static int cmd_gradcheck(const Options *o, const char *stdlib_dir) {
 static int64_t planned_bytes(const Schedule *s, const DimEnv *env) {
   int64_t total = 0;
   int64_t *slot = calloc((size_t)s->nslots + 1, sizeof(int64_t));
-  for (int k = 0; k < s->nkernels; k++) {
-    IrVal v = s->kernels[k];
-    if (s->st[v].kind != SK_TEMP) continue;
+  for (IrVal v = 0; v < s->f->nv; v++) { /* every value with a slot, loops' buffers included */
+    if (s->st[v].kind != SK_TEMP || s->slot_of_value[v] < 0) continue;
     int64_t dims[MAX_RANK], n;
     if (!dimenv_resolve(env, &s->f->v[v].ty, dims, &n)) n = 0;
     int64_t bytes = (n * (int64_t)dtype_size(s->f->v[v].ty.dt) + 63) & ~(int64_t)63;
@@ -381,6 +381,7 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
   if (!o->lib && !o->object)
     return usage_error("%s", "model executables come with the training runtime, not built yet; "
                              "for now choose a shared library (--lib) or an object (-c)");
+  if (o->lib && o->object) return usage_error("%s", "choose one of --lib (a shared library) and -c (an object)");
   Front f;
   front_init(&f, stdlib_dir);
   const char *name = model_name(&f.arena, o->files[0]);
@@ -396,7 +397,11 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
     if (ok && o->lib) {
       char lib_tmp[PATH_MAX];
       snprintf(lib_tmp, sizeof lib_tmp, "%s.tmp", out);
-      ok = link_shared(obj, lib_tmp, &f.arena, &f.diags) && rename(lib_tmp, out) == 0;
+      ok = link_shared(obj, lib_tmp, &f.arena, &f.diags);
+      if (ok && rename(lib_tmp, out) != 0) {
+        diag_error(&f.diags, (Span){0}, "cannot write %s: %s", out, strerror(errno));
+        ok = false;
+      }
       unlink(obj);
       unlink(lib_tmp);
       if (ok) { /* NAME.h beside the library, named after the model */
@@ -407,7 +412,10 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
       }
     } else if (ok) {
       ok = rename(obj, out) == 0;
-      if (!ok) diag_error(&f.diags, (Span){0}, "cannot write %s", out);
+      if (!ok) {
+        diag_error(&f.diags, (Span){0}, "cannot write %s: %s", out, strerror(errno));
+        unlink(obj);
+      }
     } else {
       unlink(obj);
     }

@@ -33,6 +33,8 @@ const char *link_runtime_dir(Arena *a) {
 
 /* Run a command without a shell; false with a diagnostic if it fails. */
 static bool run(char *const argv[], Diags *d) {
+  fflush(stdout); /* the child must not write our buffered output again */
+  fflush(stderr);
   pid_t pid = fork();
   if (pid < 0) {
     diag_error(d, (Span){0}, "cannot start %s: %s", argv[0], strerror(errno));
@@ -40,7 +42,7 @@ static bool run(char *const argv[], Diags *d) {
   }
   if (pid == 0) {
     execvp(argv[0], argv);
-    fprintf(stderr, "dmlc: cannot run %s: %s\n", argv[0], strerror(errno));
+    dprintf(2, "dmlc: cannot run %s: %s\n", argv[0], strerror(errno)); /* unbuffered: _exit flushes nothing */
     _exit(127);
   }
   int status = 0;
@@ -112,7 +114,7 @@ bool link_write_header(const char *path, const char *model, const char *source, 
   for (const char *c = model; *c && k < sizeof guard - 8; c++) guard[k++] = (char)((*c >= 'a' && *c <= 'z') ? *c - 32 : (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? *c : '_');
   guard[k] = 0;
   fprintf(out, "/* %s.h - the C interface of the model compiled from %s by dmlc. */\n", model, source);
-  fprintf(out, "#ifndef DML_%s_H\n#define DML_%s_H\n#include <stdint.h>\n\n", guard, guard);
+  fprintf(out, "#ifndef DML_%s_H\n#define DML_%s_H\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n", guard, guard);
   fputs("/* Every entry point NAME has the form\n"
         " *   int32_t NAME(const int64_t *dims, void *const *inputs, void *const *params,\n"
         " *                void *const *outputs, void *workspace);\n"
@@ -122,8 +124,9 @@ bool link_write_header(const char *path, const char *model, const char *source, 
         " * It returns 0, or 1 after a run-time error described by dmlrt_error().\n"
         " * No call allocates memory. */\n\n",
         out);
-  fputs("typedef struct dml_param_info {\n  const char *name;\n  const char *dtype;\n  int rank;\n  int64_t dims[8];\n"
-        "  const char *init; /* as written in the source; \"\" if none */\n} dml_param_info;\n\n",
+  fputs("#ifndef DML_PARAM_INFO_DEFINED /* shared by every model's header */\n#define DML_PARAM_INFO_DEFINED\n"
+        "typedef struct dml_param_info {\n  const char *name;\n  const char *dtype;\n  int rank;\n  int64_t dims[8];\n"
+        "  const char *init; /* as written in the source; \"\" if none */\n} dml_param_info;\n#endif\n\n",
         out);
   int np = 0;
   for (int i = 0; i < p->nitems; i++)
@@ -135,6 +138,7 @@ bool link_write_header(const char *path, const char *model, const char *source, 
     const IrParam *pr = &f0->params[i];
     fprintf(out, "    {\"%s\", \"%s\", %d, {", pr->name, dtype_name(pr->ty.dt), pr->ty.rank);
     for (int j = 0; j < pr->ty.rank; j++) fprintf(out, "%s%lld", j ? ", " : "", (long long)pr->ty.dims[j].size);
+    if (!pr->ty.rank) fputc('0', out); /* a scalar: no empty initializer */
     fputs("}, \"", out);
     if (pr->item && pr->item->value) {
       char *text = NULL;
@@ -147,6 +151,7 @@ bool link_write_header(const char *path, const char *model, const char *source, 
     }
     fputs("\"},\n", out);
   }
+  if (!f0 || !f0->nparams) fputs("    {\"\", \"\", 0, {0}, \"\"}, /* no params: a placeholder */\n", out);
   fputs("};\n\n", out);
   for (int u = 0; u < nunits; u++) {
     const IrFunc *f = units[u].f;
@@ -173,7 +178,8 @@ bool link_write_header(const char *path, const char *model, const char *source, 
             units[u].name);
     fprintf(out, "int64_t %s_workspace(const int64_t *dims);\n\n", units[u].name);
   }
-  fputs("/* The message of the last run-time error. */\nconst char *dmlrt_error(void);\n\n#endif\n", out);
+  fputs("/* The message of the last run-time error. */\nconst char *dmlrt_error(void);\n\n"
+        "#ifdef __cplusplus\n}\n#endif\n#endif\n", out);
   bool ok = fflush(out) == 0 && fsync(fileno(out)) == 0;
   ok &= fclose(out) == 0;
   if (!ok || rename(tmp, path) != 0) {
