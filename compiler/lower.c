@@ -338,23 +338,27 @@ static IrVal reduce(Lower *L, IrOp op, IrVal x, int axis, bool keep, IrType rt, 
   return ir_emit(L->f, &p);
 }
 
+/* Elementwise builtins of one operand and their opcodes. */
+static const struct {
+  BuiltinId builtin;
+  IrOp op;
+} unary_builtins[] = {
+    {BI_EXP, IR_EXP},           {BI_LOG, IR_LOG},         {BI_LOG1P, IR_LOG1P},     {BI_SQRT, IR_SQRT},
+    {BI_TANH, IR_TANH},         {BI_SIGMOID, IR_SIGMOID}, {BI_RELU, IR_RELU},       {BI_SOFTPLUS, IR_SOFTPLUS},
+    {BI_SIN, IR_SIN},           {BI_COS, IR_COS},         {BI_ABS, IR_ABS},         {BI_SIGN, IR_SIGN},
+    {BI_STOP_GRADIENT, IR_STOP_GRAD},
+};
+
 static IrVal lower_builtin(Lower *L, Expr *e) {
   IrType rt = ir_type_of(L, e->type);
   Span sp = e->span;
+  for (size_t i = 0; i < sizeof unary_builtins / sizeof unary_builtins[0]; i++)
+    if (unary_builtins[i].builtin == (BuiltinId)e->builtin)
+      return emit1(L, unary_builtins[i].op, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
   switch ((BuiltinId)e->builtin) {
-  case BI_EXP: return emit1(L, IR_EXP, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_LOG: return emit1(L, IR_LOG, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_LOG1P: return emit1(L, IR_LOG1P, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_SQRT: return emit1(L, IR_SQRT, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_TANH: return emit1(L, IR_TANH, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_SIGMOID: return emit1(L, IR_SIGMOID, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_RELU: return emit1(L, IR_RELU, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_SOFTPLUS: return emit1(L, IR_SOFTPLUS, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_SIN: return emit1(L, IR_SIN, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_COS: return emit1(L, IR_COS, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_ABS: return emit1(L, IR_ABS, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_SIGN: return emit1(L, IR_SIGN, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
-  case BI_STOP_GRADIENT: return emit1(L, IR_STOP_GRAD, rt, sp, coerce(L, arg(L, e, 0), rt.dt));
+  case BI_EXP: case BI_LOG: case BI_LOG1P: case BI_SQRT: case BI_TANH: case BI_SIGMOID: case BI_RELU:
+  case BI_SOFTPLUS: case BI_SIN: case BI_COS: case BI_ABS: case BI_SIGN: case BI_STOP_GRADIENT:
+    break; /* unary_builtins, above */
   case BI_MAXIMUM:
   case BI_MINIMUM: {
     IrVal a = operand(L, arg(L, e, 0), rt.dt, &rt, sp), b = operand(L, arg(L, e, 1), rt.dt, &rt, sp);
