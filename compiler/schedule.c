@@ -58,9 +58,14 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       IrVal y = in->body->yields[i];
       yielded[y] = true;
       s->uses[y]++;
+      /* b = a with a carried too is copied before a changes; a chain or a
+       * swap (a = b, b = a) would need a temporary */
       if (f->v[y].op == IR_LOOP_CARRY && f->v[y].index != i) {
-        diag_error(d, in->span, "native code for a loop that swaps its carried values is not generated yet");
-        return NULL;
+        IrVal src = in->body->yields[f->v[y].index];
+        if (f->v[src].op == IR_LOOP_CARRY && f->v[src].index != f->v[y].index) {
+          diag_error(d, in->span, "native code for a loop that swaps its carried values is not generated yet");
+          return NULL;
+        }
       }
     }
   }
@@ -97,6 +102,11 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       st->index = in->index;
       continue;
     }
+    if (yielded[v] && in->op != IR_FOR_RESULT && in->op != IR_LOOP_CARRY && in->op != IR_LOOP_INDEX) {
+      /* a yield is copied into its carried buffer at the iteration's end:
+       * it needs storage of its own, never a view of another buffer */
+      continue;
+    }
     if (in->op == IR_RESHAPE) {
       st->kind = SK_VIEW;
       st->of = in->args[0];
@@ -108,7 +118,6 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       continue;
     }
     if (in->op == IR_FOR || in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) continue; /* own storage */
-    if (yielded[v]) continue; /* copied into its carried buffer: stored */
     if (!users[v].n && !is_result[v]) { /* dead: never computed */
       st->kind = SK_FUSED;
       continue;

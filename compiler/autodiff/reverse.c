@@ -569,25 +569,29 @@ static void reverse_loop(Ad *A, IrVal L) {
   }
   int64_t lo = (int64_t)lo_in->num;
   /* values from outside the loop whose adjoints the body produces */
-  IrVal outer[8];
+  /* outer values: read by the body, or yielded as they are (h = a) */
+  IrVal outer[9];
   int nouter = 0;
-  for (int i = 0; i < body->n; i++) {
-    const IrInst *b = &f->v[body->ids[i]];
-    if (b->op == IR_FOR) {
+  for (int i = 0; i <= body->n; i++) {
+    const IrInst *b = i < body->n ? &f->v[body->ids[i]] : NULL;
+    if (b && b->op == IR_FOR) {
       unsupported(A, b, "through nested `for` loops");
       return;
     }
-    for (int a = 0; a < b->nargs; a++) {
-      IrVal x = b->args[a];
+    int n = b ? b->nargs : k;
+    for (int a = 0; a < n; a++) {
+      IrVal x = b ? b->args[a] : body->yields[a];
       if (!is_active(A, x) || in_block(body, x)) continue;
       bool seen = false;
       for (int j = 0; j < nouter; j++) seen |= outer[j] == x;
-      if (!seen && nouter < 8) outer[nouter++] = x;
+      if (!seen && nouter < 9) outer[nouter++] = x;
     }
   }
   if (2 * k + 2 > 8 || k + nouter + 2 > 8) {
-    diag_error(A->d, loop.span, "cannot differentiate through this loop yet: it carries %d values and reads %d outer values; "
-               "at most 3 and %d are supported", k, nouter, 6 - k);
+    diag_error(A->d, loop.span,
+               "cannot differentiate through this loop yet: it carries %d value%s and reads %d value%s from outside "
+               "it; at most 3 carried values, and 6 in all, are supported",
+               k, k == 1 ? "" : "s", nouter, nouter == 1 ? "" : "s");
     A->failed = true;
     return;
   }
@@ -719,8 +723,8 @@ static void reverse_loop(Ad *A, IrVal L) {
     A->adj[outer[o]] = -1;
   }
   for (int c = 0; c < ncopies; c++) A->adj[copies[c]] = -1;
+  for (int j = 0; j < k; j++) A->adj[map[carry_in_body[j]]] = -1; /* all before any seed: b = a seeds a */
   for (int j = 0; j < k; j++) {
-    A->adj[map[carry_in_body[j]]] = -1;
     IrVal y = body->yields[j] < mapn ? map[body->yields[j]] : body->yields[j];
     A->cur = &f->v[L];
     accum(A, y, dcarry[j]);

@@ -456,6 +456,14 @@ static void emit_matmul(Cg *g, IrVal v) {
   call(g, name, g->vd, args, types, 12);
 }
 
+static void copy_value_to(Cg *g, LLVMValueRef dst, IrVal src) {
+  const IrType *t = &g->f->v[src].ty;
+  LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, t), ci64(g, (int64_t)dtype_size(t->dt)), "");
+  LLVMValueRef args[3] = {dst, storage_ptr(g, src), bytes};
+  LLVMTypeRef types[3] = {g->ptr, g->ptr, g->i64};
+  call(g, "memmove", g->ptr, args, types, 3);
+}
+
 /* The multi-index of a flat element, when broadcast operands need it. */
 static void unflatten(Cg *g, Nest *n, LLVMValueRef flat) {
   for (int i = n->rank - 1; i >= 0; i--) {
@@ -538,6 +546,7 @@ static void emit_call_kernel(Cg *g, IrVal v) {
     return;
   }
   case IR_MATMUL: emit_matmul(g, v); return;
+  case IR_RESHAPE: copy_value_to(g, y, in->args[0]); return; /* a reshape that must own its storage */
   case IR_TRANSPOSE: {
     LLVMValueRef m = dim_value(g, xt->dims[xt->rank - 2]), nn = dim_value(g, xt->dims[xt->rank - 1]);
     snprintf(name, sizeof name, "dmlrt_transpose_%s", sfx(dt));
@@ -702,14 +711,6 @@ static bool is_loop_kernel(IrOp op) {
 
 /* ---- loops ------------------------------------------------------------------------------ */
 
-static void copy_value(Cg *g, LLVMValueRef dst, IrVal src) {
-  const IrType *t = &g->f->v[src].ty;
-  LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, t), ci64(g, (int64_t)dtype_size(t->dt)), "");
-  LLVMValueRef args[3] = {dst, storage_ptr(g, src), bytes};
-  LLVMTypeRef types[3] = {g->ptr, g->ptr, g->i64};
-  call(g, "memmove", g->ptr, args, types, 3);
-}
-
 /* An i32 scalar operand (loop bounds) as an i64. */
 static LLVMValueRef scalar_i64(Cg *g, IrVal v) {
   Nest n = {.rank = 0};
@@ -734,15 +735,21 @@ static void emit_for(Cg *g, int k) {
   }
   int ncarry = in->nargs - 2;
   LLVMValueRef lo = scalar_i64(g, in->args[0]), hi = scalar_i64(g, in->args[1]);
-  for (int j = 0; j < ncarry; j++) copy_value(g, g->ptrs[carry[j]], in->args[2 + j]);
+  for (int j = 0; j < ncarry; j++) copy_value_to(g, g->ptrs[carry[j]], in->args[2 + j]);
   LLVMValueRef n = LLVMBuildSub(g->b, hi, lo, "");
   n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, n, ci64(g, 0), ""), ci64(g, 0), n, "");
   Loop L;
   loop_begin(g, &L, n);
   if (index >= 0) LLVMBuildStore(g->b, LLVMBuildTrunc(g->b, LLVMBuildAdd(g->b, lo, L.iv, ""), g->i32, ""), g->ptrs[index]);
   emit_kernels(g, k + 1, k + 1 + g->s->loop_len[v]);
-  for (int j = 0; j < ncarry; j++)
-    if (body->yields[j] != carry[j]) copy_value(g, g->ptrs[carry[j]], body->yields[j]);
+  /* yields that are other carried values first, while those hold this
+   * iteration's values (schedule_build refuses chains and swaps) */
+  for (int pass = 0; pass < 2; pass++)
+    for (int j = 0; j < ncarry; j++) {
+      IrVal y = body->yields[j];
+      bool from_carry = g->f->v[y].op == IR_LOOP_CARRY;
+      if (y != carry[j] && from_carry == (pass == 0)) copy_value_to(g, g->ptrs[carry[j]], y);
+    }
   loop_end(g, &L, false);
 }
 
