@@ -1037,6 +1037,15 @@ static Type *same(BCall *c, int i) {
   return t;
 }
 
+/* The common dtype of arguments i and j, reported at the call as the
+ * operator form would be. */
+static bool unify_args(BCall *c, int i, int j, const char *what, DType *dt, bool *weak) {
+  Expr at = *c->e;
+  at.lhs = c->arg[i];
+  at.rhs = c->arg[j];
+  return unify_dtypes(c->s, &at, what, argt(c, i), argt(c, j), dt, weak);
+}
+
 static Type *rule_unary_float(BCall *c) { return need_tensor(c, 0, true) ? same(c, 0) : fail(c->s); }
 static Type *rule_unary_numeric(BCall *c) { return need_tensor(c, 0, false) ? same(c, 0) : fail(c->s); }
 
@@ -1044,11 +1053,8 @@ static Type *rule_binary_numeric(BCall *c) {
   if (!need_tensor(c, 0, false) || !need_tensor(c, 1, false)) return fail(c->s);
   DType dt;
   bool weak;
-  Expr tmp = *c->e;
-  tmp.lhs = c->arg[0];
-  tmp.rhs = c->arg[1];
   const char *what = arena_printf(c->s->a, "`%s`", c->info->name);
-  if (!unify_dtypes(c->s, &tmp, what, argt(c, 0), argt(c, 1), &dt, &weak)) return fail(c->s);
+  if (!unify_args(c, 0, 1, what, &dt, &weak)) return fail(c->s);
   Type *t = broadcast_or_fail(c->s, c->e, what, argt(c, 0), argt(c, 1), dt);
   if (!is_err(t)) t->weak = weak; /* maximum(1, 2) still adapts like a literal */
   return t;
@@ -1065,10 +1071,7 @@ static Type *rule_select(BCall *c) {
   if (!need_tensor(c, 1, false) || !need_tensor(c, 2, false)) return fail(s);
   DType dt;
   bool weak;
-  Expr tmp = *c->e;
-  tmp.lhs = c->arg[1];
-  tmp.rhs = c->arg[2];
-  if (!unify_dtypes(s, &tmp, "`select`", argt(c, 1), argt(c, 2), &dt, &weak)) return fail(s);
+  if (!unify_args(c, 1, 2, "`select`", &dt, &weak)) return fail(s);
   Type *ab = broadcast_or_fail(s, c->e, "`select`", argt(c, 1), argt(c, 2), dt);
   if (is_err(ab)) return ab;
   Type *t = broadcast_or_fail(s, c->e, "`select`", cond, ab, dt);
@@ -1085,10 +1088,7 @@ static Type *rule_clip(BCall *c) {
     }
     DType dt;
     bool weak;
-    Expr tmp = *c->e;
-    tmp.lhs = c->arg[0];
-    tmp.rhs = c->arg[i];
-    if (!unify_dtypes(c->s, &tmp, "`clip`", argt(c, 0), argt(c, i), &dt, &weak)) return fail(c->s);
+    if (!unify_args(c, 0, i, "`clip`", &dt, &weak)) return fail(c->s);
   }
   return same(c, 0);
 }
@@ -1473,6 +1473,14 @@ static Type *rule_onehot(BCall *c) {
   return t;
 }
 
+/* Labels y (i32) shaped like x without its last axis: one per row. */
+static bool one_label_per_row(Sema *s, const Type *x, const Type *y) {
+  Type lead = *x;
+  lead.rank = x->rank - 1;
+  lead.dt = DT_I32;
+  return x->rank >= 1 && type_equal(&lead, ty_with_dtype(s, y, DT_I32));
+}
+
 static Type *rule_pick(BCall *c) {
   Sema *s = c->s;
   if (!need_tensor(c, 0, true)) return fail(s);
@@ -1481,10 +1489,7 @@ static Type *rule_pick(BCall *c) {
     diag_error(s->d, c->arg[1]->span, "the labels of `pick` must be i32, not %s", T(s, y));
     return fail(s);
   }
-  Type lead = *x;
-  lead.rank = x->rank - 1;
-  lead.dt = DT_I32;
-  if (x->rank < 1 || !type_equal(&lead, ty_with_dtype(s, y, DT_I32))) {
+  if (!one_label_per_row(s, x, y)) {
     diag_error(s->d, c->e->span, "`pick` needs labels shaped like the values without their last axis: %s and %s",
                T(s, x), T(s, y));
     return fail(s);
@@ -1500,10 +1505,7 @@ static Type *rule_cross_entropy(BCall *c) {
     diag_error(s->d, c->arg[1]->span, "the labels of `cross_entropy` must be i32, not %s", T(s, y));
     return fail(s);
   }
-  Type lead = *z;
-  lead.rank = z->rank - 1;
-  lead.dt = DT_I32;
-  if (z->rank < 1 || !type_equal(&lead, ty_with_dtype(s, y, DT_I32))) {
+  if (!one_label_per_row(s, z, y)) {
     diag_error(s->d, c->e->span,
                "`cross_entropy` needs one label per row of logits: logits %s need labels shaped like them "
                "without their last axis, not %s",
@@ -1519,10 +1521,7 @@ static Type *rule_mse(BCall *c) {
   Type *p = argt(c, 0), *t = argt(c, 1);
   DType dt;
   bool weak;
-  Expr tmp = *c->e;
-  tmp.lhs = c->arg[0];
-  tmp.rhs = c->arg[1];
-  if (!unify_dtypes(s, &tmp, "`mse`", p, t, &dt, &weak)) return fail(s);
+  if (!unify_args(c, 0, 1, "`mse`", &dt, &weak)) return fail(s);
   Type pt = *p, tt = *t;
   pt.dt = tt.dt = dt;
   if (!type_equal(&pt, &tt)) {

@@ -783,7 +783,7 @@ static LLVMValueRef *slot_sizes(Cg *g) {
   LLVMValueRef *sz = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(s->nslots + 1));
   for (int i = 0; i < s->nslots; i++) sz[i] = ci64(g, 0);
   for (IrVal v = 0; v < g->f->nv; v++) { /* kernels' results, and loops' indices and carried buffers */
-    if (s->st[v].kind != SK_TEMP || g->f->v[v].op == IR_FOR || (s->slot_of_value[v] < 0 && g->f->v[v].op != IR_LOOP_INDEX && g->f->v[v].op != IR_LOOP_CARRY)) continue;
+    if (s->slot_of_value[v] < 0) continue;
     const IrType *t = &g->f->v[v].ty;
     LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, t), ci64(g, (int64_t)dtype_size(t->dt)), "");
     bytes = LLVMBuildAnd(g->b, LLVMBuildAdd(g->b, bytes, ci64(g, 63), ""), ci64(g, ~(int64_t)63), "");
