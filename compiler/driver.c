@@ -11,6 +11,7 @@
 #include "front.h"
 #include "lower.h"
 #include "build.h"
+#include "model.h"
 #include "codegen/link.h"
 #include <limits.h>
 #include "emit_dml.h"
@@ -31,6 +32,7 @@ static const char *usage_text =
     "  emit grad FILE         print loss_grad, the generated gradient program, as DML\n"
     "  emit grad-ir FILE      print loss_grad as tensor IR, after simplification\n"
     "  gradcheck FILE         compare loss_grad with finite differences (f64)\n"
+    "  build FILE [-o NAME]               native executable: ./NAME train|eval|predict|gradcheck|info\n"
     "  build FILE --lib [-o libNAME.so]   native shared library + NAME.h for C callers\n"
     "  build FILE -c [-o NAME.o]          native relocatable object\n"
     "  emit loops FILE        print the kernels and memory plan of each entry point\n"
@@ -376,35 +378,42 @@ static int64_t planned_bytes(const Schedule *s, const DimEnv *env) {
   return total;
 }
 
+/* Link OBJ into OUT (a library or an executable) through OUT.tmp, so a
+ * failed link leaves no half-written output. */
+static bool link_output(Front *f, const char *obj, const char *out, bool shared) {
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  bool ok = link_with_runtime(obj, tmp, shared, &f->arena, &f->diags);
+  if (ok && rename(tmp, out) != 0) {
+    diag_error(&f->diags, (Span){0}, "cannot write %s: %s", out, strerror(errno));
+    ok = false;
+  }
+  unlink(obj);
+  unlink(tmp);
+  return ok;
+}
+
 static int cmd_build(const Options *o, const char *stdlib_dir) {
-  if (o->nfiles != 1) return usage_error("%s", "build takes exactly one file: dmlc build model.dml --lib -o libmodel.so");
-  if (!o->lib && !o->object)
-    return usage_error("%s", "model executables come with the training runtime, not built yet; "
-                             "for now choose a shared library (--lib) or an object (-c)");
+  if (o->nfiles != 1) return usage_error("%s", "build takes exactly one file: dmlc build model.dml [-o model]");
   if (o->lib && o->object) return usage_error("%s", "choose one of --lib (a shared library) and -c (an object)");
   Front f;
   front_init(&f, stdlib_dir);
   const char *name = model_name(&f.arena, o->files[0]);
-  const char *out = o->output ? o->output : arena_printf(&f.arena, o->lib ? "lib%s.so" : "%s.o", name);
+  const char *out = o->output ? o->output : arena_printf(&f.arena, o->lib ? "lib%s.so" : o->object ? "%s.o" : "%s", name);
+  bool exe = !o->lib && !o->object;
   int status = 1;
   CgUnit *units;
   int n;
   if (load_and_check(&f, o->files[0], o, true) && build_units(&f.prog, &f.arena, &f.diags, o->sema, name, &units, &n)) {
     char obj[PATH_MAX];
-    snprintf(obj, sizeof obj, "%s%s", out, o->lib ? ".o.tmp" : ".tmp");
-    CgOptions co = {.opt_level = o->opt_level, .pic = true, .emit = CG_EMIT_OBJECT, .output = obj, .module_name = o->files[0]};
-    bool ok = cg_compile(units, n, &co, &f.arena, &f.diags);
-    if (ok && o->lib) {
-      char lib_tmp[PATH_MAX];
-      snprintf(lib_tmp, sizeof lib_tmp, "%s.tmp", out);
-      ok = link_shared(obj, lib_tmp, &f.arena, &f.diags);
-      if (ok && rename(lib_tmp, out) != 0) {
-        diag_error(&f.diags, (Span){0}, "cannot write %s: %s", out, strerror(errno));
-        ok = false;
-      }
-      unlink(obj);
-      unlink(lib_tmp);
-      if (ok) { /* NAME.h beside the library, named after the model */
+    snprintf(obj, sizeof obj, "%s%s", out, o->object ? ".tmp" : ".o.tmp");
+    const char *spec = exe ? model_spec(&f.prog, units, n, name, o->sema.model_float, &f.arena, &f.diags) : NULL;
+    CgOptions co = {.opt_level = o->opt_level, .pic = true, .emit = CG_EMIT_OBJECT, .output = obj,
+                    .module_name = o->files[0], .model_spec = spec};
+    bool ok = (!exe || spec) && cg_compile(units, n, &co, &f.arena, &f.diags);
+    if (ok && !o->object) {
+      ok = link_output(&f, obj, out, o->lib);
+      if (ok && o->lib) { /* NAME.h beside the library, named after the model */
         const char *slash = strrchr(out, '/');
         const char *header = slash ? arena_printf(&f.arena, "%.*s/%s.h", (int)(slash - out), out, name)
                                    : arena_printf(&f.arena, "%s.h", name);

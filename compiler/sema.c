@@ -2215,6 +2215,22 @@ static const NamedSpec schedules[] = {
 
 static const NamedSpec metrics[] = {{"accuracy", {0}}, {"rmse", {0}}, {"none", {0}}};
 
+const char *sema_spec_param(Arena *a, const char *what, const char *name, int i) {
+  const NamedSpec *table = strcmp(what, "optimizer") == 0 ? optimizers : schedules;
+  int n = strcmp(what, "optimizer") == 0 ? (int)(sizeof optimizers / sizeof optimizers[0])
+                                         : (int)(sizeof schedules / sizeof schedules[0]);
+  for (int k = 0; k < n; k++) {
+    if (strcmp(table[k].name, name) != 0) continue;
+    for (int j = 0; j < 6 && table[k].params[j]; j++) {
+      if (j != i) continue;
+      const char *p = table[k].params[j];
+      size_t len = strlen(p);
+      return strchr("#~%", p[len - 1]) ? arena_strndup(a, p, len - 1) : p;
+    }
+  }
+  return NULL;
+}
+
 static bool const_number(Type *t, double *v) {
   if (!is_tensor(t) || !t->is_const || t->rank != 0 || !dt_numeric(t->dt)) return false;
   *v = t->value;

@@ -90,6 +90,10 @@ typedef struct SemaOptions {
 /* Returns true when the program has no errors. */
 bool sema_check(Program *p, Arena *a, Diags *d, SemaOptions opt);
 
+/* The i-th parameter name of an optimizer or schedule (`what` is
+ * "optimizer" or "schedule"), NULL past the last. */
+const char *sema_spec_param(Arena *a, const char *what, const char *name, int i);
+
 /* Print a type as messages show it: f32[n,64], (f32, f32[10]). */
 const char *type_str(Arena *a, const Type *t);
 bool type_equal(const Type *a, const Type *b);

@@ -141,7 +141,7 @@ static int run(const char *path, DType model_float) {
   if (!mkdtemp(dir)) return 1;
   char *obj = arena_printf(&fr.arena, "%s/model.o", dir), *so_path = arena_printf(&fr.arena, "%s/libmodel.so", dir);
   CgOptions co = {.opt_level = 2, .pic = true, .emit = CG_EMIT_OBJECT, .output = obj, .module_name = path};
-  if (!cg_compile(units, n, &co, &fr.arena, &fr.diags) || !link_shared(obj, so_path, &fr.arena, &fr.diags)) {
+  if (!cg_compile(units, n, &co, &fr.arena, &fr.diags) || !link_with_runtime(obj, so_path, true, &fr.arena, &fr.diags)) {
     diag_flush(&fr.diags, stderr);
     return 1;
   }

@@ -36,7 +36,7 @@ expect 1 'error: cannot read .*: it is a directory' -- "$dmlc" check "$top/examp
 "$dmlc" check "$top/examples/linreg.dml" "$top/examples/mlp_digits.dml" >"$tmp/out" 2>&1
 if [ $? -ne 0 ] || [ -s "$tmp/out" ]; then echo "FAIL: clean files must check silently"; cat "$tmp/out"; failures=$((failures + 1)); fi
 expect 0 '^7:1.`param`$' -- "$dmlc" emit tokens "$top/examples/mlp_digits.dml"
-expect 0 '^Fn predict @12:1$' -- "$dmlc" emit ast "$top/examples/mlp_digits.dml"
+expect 0 '^Fn predict @13:1$' -- "$dmlc" emit ast "$top/examples/mlp_digits.dml"
 expect 0 '^param W1: f32\[64, H\] = glorot$' -- "$dmlc" emit source "$top/examples/mlp_digits.dml"
 # several files: every file is checked, the status says one failed
 printf 'loss(x: f32[n]) { sum(x) + y }\n' >"$tmp/bad.dml"

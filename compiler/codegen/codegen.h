@@ -19,6 +19,7 @@ typedef struct CgOptions {
   const char *output;   /* object or assembly file */
   FILE *text_out;       /* CG_EMIT_LLVM: where the text goes (stdout if NULL) */
   const char *module_name;
+  const char *model_spec; /* executables: the JSON model description, else NULL */
 } CgOptions;
 
 bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d);

@@ -55,7 +55,9 @@ static bool run(char *const argv[], Diags *d) {
   return true;
 }
 
-bool link_shared(const char *object, const char *output, Arena *a, Diags *d) {
+/* cc [-shared] -o OUTPUT OBJECT libdmlrt.a BLAS -lm: an executable takes
+ * main and the training runtime from libdmlrt.a, a library only kernels. */
+bool link_with_runtime(const char *object, const char *output, bool shared, Arena *a, Diags *d) {
   const char *rt = link_runtime_dir(a);
   char *lib = arena_printf(a, "%s/libdmlrt.a", rt);
   if (access(lib, R_OK) != 0) {
@@ -69,7 +71,7 @@ bool link_shared(const char *object, const char *output, Arena *a, Diags *d) {
   int n = 0;
   const char *cc = getenv("CC");
   argv[n++] = (char *)(cc && *cc ? cc : "cc");
-  argv[n++] = "-shared";
+  if (shared) argv[n++] = "-shared";
   argv[n++] = "-o";
   argv[n++] = (char *)output;
   argv[n++] = (char *)object;

@@ -4,8 +4,9 @@
 #include "codegen.h"
 
 const char *link_runtime_dir(Arena *a);
-/* cc -shared object libdmlrt.a -lopenblas -lm -o output */
-bool link_shared(const char *object, const char *output, Arena *a, Diags *d);
+/* cc [-shared] object libdmlrt.a -lopenblas -lm -o output: a shared
+ * library, or an executable whose main is the training runtime's. */
+bool link_with_runtime(const char *object, const char *output, bool shared, Arena *a, Diags *d);
 /* The header describing the entry points (unit names are their symbols). */
 bool link_write_header(const char *path, const char *model, const char *source, const CgUnit *units, int nunits,
                        const Program *p, Diags *d);

@@ -899,6 +899,36 @@ static LLVMTargetMachineRef host_machine(Diags *d, bool pic, int opt) {
   return tm;
 }
 
+static LLVMValueRef const_cstring(Cg *g, const char *name, const char *text) {
+  LLVMValueRef init = LLVMConstStringInContext(g->ctx, text, (unsigned)strlen(text), 0);
+  LLVMValueRef gv = LLVMAddGlobal(g->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, *name ? LLVMExternalLinkage : LLVMPrivateLinkage);
+  return gv;
+}
+
+/* What an executable's runtime (runtime/main.c) finds by fixed names: the
+ * model description `dml_model_spec` (JSON) and the table
+ * `dml_model_entries` of {short name, entry point, workspace size}, ended
+ * by a null row. */
+static void emit_model_globals(Cg *g, const CgUnit *units, int nunits, const char *spec) {
+  const_cstring(g, "dml_model_spec", spec);
+  LLVMTypeRef row_ty = LLVMStructTypeInContext(g->ctx, (LLVMTypeRef[]){g->ptr, g->ptr, g->ptr}, 3, 0);
+  LLVMValueRef *rows = arena_alloc(g->a, sizeof *rows * (size_t)(nunits + 1));
+  for (int i = 0; i < nunits; i++) {
+    LLVMValueRef fields[3] = {const_cstring(g, "", units[i].f->name), LLVMGetNamedFunction(g->mod, units[i].name),
+                              LLVMGetNamedFunction(g->mod, arena_printf(g->a, "%s_workspace", units[i].name))};
+    rows[i] = LLVMConstStructInContext(g->ctx, fields, 3, 0);
+  }
+  LLVMValueRef null = LLVMConstNull(g->ptr);
+  rows[nunits] = LLVMConstStructInContext(g->ctx, (LLVMValueRef[]){null, null, null}, 3, 0);
+  LLVMValueRef init = LLVMConstArray(row_ty, rows, (unsigned)nunits + 1);
+  LLVMValueRef gv = LLVMAddGlobal(g->mod, LLVMTypeOf(init), "dml_model_entries");
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+}
+
 bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d) {
   int errors = d->nerrors;
   LLVMTargetMachineRef tm = host_machine(d, opt->pic, opt->opt_level);
@@ -927,6 +957,7 @@ bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a,
     emit_main_fn(&g, units[i].name);
     emit_workspace_fn(&g, units[i].name);
   }
+  if (opt->model_spec) emit_model_globals(&g, units, nunits, opt->model_spec);
   bool ok = d->nerrors == errors;
   char *msg = NULL;
   if (ok && LLVMVerifyModule(g.mod, LLVMReturnStatusAction, &msg)) {

@@ -1,0 +1,297 @@
+/* dml_runtime.h - the training runtime around the generated math: errors,
+ * JSON, data loading, random numbers and initialisers, optimizers,
+ * checkpoints, plots, and the executable's main (main.c, train.c).
+ *
+ * Errors: a function that can fail returns false after rt_error...() left
+ * one message (with FILE:LINE:COL when there is a place to point at);
+ * main prints it and exits non-zero. */
+#ifndef DML_RUNTIME_H
+#define DML_RUNTIME_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { RT_MAX_RANK = 8 };
+
+/* ---- errors ------------------------------------------------------------------- */
+
+/* "FILE:LINE:COL: error: MESSAGE"; line/col 0 leave them out. Returns false. */
+bool rt_error_at(const char *file, long line, long col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* "error: MESSAGE". Returns false. */
+bool rt_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *rt_message(void); /* the last message, "" if none */
+
+/* ---- element types ------------------------------------------------------------ */
+
+typedef enum { RT_F32, RT_F64, RT_I32 } RtType;
+size_t rt_type_size(RtType t);
+const char *rt_type_name(RtType t); /* "f32", "f64", "i32" */
+
+/* ---- JSON (model descriptions, safetensors headers) --------------------------- */
+
+typedef enum { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } JsonKind;
+
+typedef struct Json {
+  JsonKind kind;
+  bool boolean;
+  double num;
+  char *str;           /* JSON_STR, NUL-terminated (may contain no NUL) */
+  struct Json *items;  /* JSON_ARR, JSON_OBJ: n values */
+  char **keys;         /* JSON_OBJ: n keys */
+  int n;
+} Json;
+
+/* Parse text[0..len); NULL with rt_error naming `what` and the line and
+ * column on malformed input. Free with json_free. */
+Json *json_parse(const char *text, size_t len, const char *what);
+void json_free(Json *j);
+const Json *json_get(const Json *obj, const char *key); /* NULL if absent or not an object */
+/* Write s as a JSON string literal (with quotes). */
+void json_write_string(FILE *out, const char *s);
+
+/* ---- data --------------------------------------------------------------------- */
+
+typedef enum { DATA_CSV, DATA_NPY, DATA_IDX } DataKind;
+
+/* What the model wants for one of its inputs and where it comes from. */
+typedef struct DataInput {
+  const char *name;    /* the loss input, e.g. "x" */
+  RtType type;         /* element type wanted (f32/f64 features, i32 labels) */
+  int64_t width;       /* values per example; -1: whatever the data has */
+  int32_t classes;     /* i32 inputs: labels must lie in 0..classes-1 (0: no check) */
+  int first, end;      /* CSV: columns first..end-1 */
+  const char *file;    /* NPY/IDX: this input's file */
+} DataInput;
+
+typedef struct DataSource {
+  DataKind kind;
+  const char *file;    /* CSV: the file */
+  bool header;         /* CSV: the first line holds column names */
+  char delimiter;      /* CSV: ',' by default; ' ' means any run of blanks */
+  DataInput *inputs;
+  int ninputs;
+} DataSource;
+
+/* One loaded input: n examples of `width` values each, row-major. */
+typedef struct DataColumn {
+  const char *name;
+  RtType type;
+  int64_t width;
+  void *data;          /* n * width elements of `type` */
+} DataColumn;
+
+typedef struct Dataset {
+  int64_t n;
+  DataColumn *cols;    /* one per DataSource input, same order */
+  int ncols;
+} Dataset;
+
+/* Load every input; false with "FILE:LINE:COL: error: ..." for a missing
+ * file, a wrong column count, a non-numeric field, a label out of range or
+ * not an integer, a width different from the model's, files of different
+ * lengths, an empty file. */
+bool data_load(const DataSource *src, Dataset *out);
+void data_free(Dataset *d);
+/* Rows idx[0..k) of every column, copied into a new dataset. */
+bool data_take(const Dataset *d, const int64_t *idx, int64_t k, Dataset *out);
+/* Copy rows idx[0..k) of column c into dst (k * width elements). */
+void data_gather(const DataColumn *c, const int64_t *idx, int64_t k, void *dst);
+
+/* ---- random numbers and initialisers ------------------------------------------ */
+
+typedef struct Rng {
+  uint64_t s[4];       /* xoshiro256** state */
+} Rng;
+
+void rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_next(Rng *r);
+double rng_uniform(Rng *r);              /* [0, 1) */
+double rng_normal(Rng *r);               /* mean 0, std 1 */
+void rng_shuffle(Rng *r, int64_t *a, int64_t n);
+
+/* ---- checkpoints (safetensors) -------------------------------------------------- */
+
+/* A named tensor. dims[0..rank). */
+typedef struct CkTensor {
+  char *name;
+  RtType type;
+  int rank;
+  int64_t dims[RT_MAX_RANK];
+  void *data;          /* owned by the caller on save; by the Checkpoint on load */
+} CkTensor;
+
+/* One "key": "value" pair of the safetensors __metadata__ (strings only). */
+typedef struct CkMeta {
+  char *key, *value;
+} CkMeta;
+
+typedef struct Checkpoint {
+  CkTensor *tensors;
+  int ntensors;
+  CkMeta *meta;
+  int nmeta;
+} Checkpoint;
+
+/* Write a safetensors file atomically: PATH.tmp.PID, fsync, rename over
+ * PATH (and fsync the folder). Tensors in the order given, little-endian,
+ * dtypes F32/F64/I32. On failure nothing is left behind. */
+bool ckpt_save(const char *path, const CkTensor *t, int n, const CkMeta *meta, int nmeta);
+/* Read and validate a whole safetensors file: a truncated file, a header
+ * that is not JSON, offsets out of range or overlapping, a dtype other
+ * than F32/F64/I32, a size that does not match the shape are errors that
+ * name the file. */
+bool ckpt_load(const char *path, Checkpoint *out);
+const CkTensor *ckpt_find(const Checkpoint *c, const char *name);
+const char *ckpt_meta(const Checkpoint *c, const char *key); /* NULL if absent */
+void ckpt_free(Checkpoint *c);
+
+/* ---- the training log as a picture ---------------------------------------------- */
+
+typedef struct EpochRow {
+  int epoch;
+  double train_loss, val_loss, val_metric; /* NaN when not measured */
+  double seconds;      /* since training started */
+} EpochRow;
+
+/* An SVG with two panels: train and validation loss per epoch (log scale
+ * when they span more than a factor 20), and the validation metric
+ * (`metric` names it: "accuracy", "rmse"; NULL: no second panel). Axes
+ * with ticks, labels, a legend, a title. Written atomically. */
+bool plot_svg(const char *path, const char *title, const EpochRow *rows, int n, const char *metric);
+
+/* ---- the model an executable was built from (model.c) ---------------------------- */
+
+typedef int32_t (*DmlEntryFn)(const int64_t *dims, void *const *inputs, void *const *params, void *const *outputs,
+                              void *workspace);
+typedef int64_t (*DmlWorkspaceFn)(const int64_t *dims);
+
+/* A row of the table codegen emits as `dml_model_entries`. */
+typedef struct DmlEntry {
+  const char *name;    /* "loss", "loss_grad", "predict", ... */
+  DmlEntryFn fn;
+  DmlWorkspaceFn workspace;
+} DmlEntry;
+
+/* A shape whose axes are sizes or symbols (sym != NULL) bound at run time. */
+typedef struct RtShape {
+  RtType type;
+  int rank;
+  int64_t dims[RT_MAX_RANK];
+  const char *syms[RT_MAX_RANK];
+} RtShape;
+
+typedef struct RtParam {
+  const char *name;
+  RtShape shape;       /* all dims constant */
+  int64_t size;        /* elements */
+  const Json *init;    /* {"name": "glorot", ...} or NULL */
+  const char *where;   /* FILE:LINE:COL of its declaration */
+  bool trained;        /* loss_grad gives its gradient */
+  int64_t offset;      /* elements from the start of the param block */
+} RtParam;
+
+typedef struct Model {
+  Json *spec;
+  const char *name, *source, *loss_where;
+  RtType dtype;        /* the model's float type */
+  RtParam *params;
+  int nparams;
+  int *grads;          /* loss_grad output k+1 is the gradient of params[grads[k]] */
+  int ngrads;
+  RtShape *inputs;     /* the loss inputs */
+  const char **input_names;
+  int ninputs;
+  const char **dims;   /* symbolic dims of loss/loss_grad, in call order */
+  int ndims;
+  const DmlEntry *loss, *loss_grad, *predict;
+  int *pred_inputs;    /* predict's inputs as loss input indices */
+  int npred_inputs;
+  const char **pred_dims;
+  int npred_dims;
+  RtShape pred_out;
+  int label;           /* the loss input predict is compared with, -1 if none */
+  int classes;
+  const char *metric;  /* "accuracy", "rmse", "none" */
+  const Json *train;   /* the train block, resolved */
+  int64_t trained_size; /* elements of the trained params, padded: the optimizer's vector */
+  int64_t block_size;  /* elements of all params, padded */
+} Model;
+
+/* Read the embedded description; false with an error if it is malformed
+ * (a dmlc/runtime version mismatch). */
+bool model_open(Model *m, const char *spec, const DmlEntry *entries);
+void model_close(Model *m);
+/* Fill the param block with the initialisers, drawing from r in param order. */
+void model_init_params(const Model *m, void *block, Rng *r);
+const char *model_param_where(const Model *m, int i);
+
+/* ---- optimizers and learning-rate schedules (optim.c) ------------------------------ */
+
+typedef enum { OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptKind;
+
+typedef struct Optimizer {
+  OptKind kind;
+  const char *name;
+  double lr, momentum, beta1, beta2, eps, alpha;
+  double weight_decay; /* adamw: decoupled; the others: added to the gradient */
+  double l1;           /* proximal soft-threshold after each step */
+  RtType type;
+  int64_t n;           /* elements updated */
+  int64_t t;           /* steps taken (adam's bias correction) */
+  int nstate;          /* state vectors: 0 (sgd), 1 (momentum, nesterov, rmsprop), 2 (adam, adamw) */
+  void *state[2];      /* n elements each, inside the caller's block */
+} Optimizer;
+
+/* Set kind and defaults from a name; false if unknown. Arguments a spec
+ * gives (lr, momentum, ...) are then set by the caller. */
+bool optim_by_name(Optimizer *o, const char *name);
+/* One update of w[0..n) from g[0..n) scaled by gscale (clipping), at the
+ * learning rate lr (after the schedule). */
+void optim_step(Optimizer *o, void *w, const void *g, double lr, double gscale);
+double optim_grad_norm(const void *g, int64_t n, RtType t);
+
+typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE, SCHED_WARMUP } SchedKind;
+
+typedef struct Schedule {
+  SchedKind kind;
+  int every;           /* step: epochs between decays */
+  double gamma;        /* step: factor */
+  double min_lr;       /* cosine: final rate */
+  int warmup_epochs;   /* warmup: epochs of linear increase */
+} Schedule;
+
+bool schedule_by_name(Schedule *s, const char *name);
+/* The rate at optimizer step `step` (0-based) of `total` steps, with
+ * `per_epoch` steps an epoch. */
+double schedule_lr(const Schedule *s, double base, int64_t step, int64_t per_epoch, int64_t total);
+
+/* ---- a run: the train block merged with the command line (main.c, train.c) ------- */
+
+typedef struct RunConfig {
+  DataSource data, val_data;
+  bool has_data, has_val_data;
+  const char *data_where;   /* FILE:LINE:COL of `data = ...` in the source */
+  double split;             /* fraction for training; 0: no split */
+  bool standardize;
+  int64_t batch;
+  int epochs;
+  int64_t seed;
+  Optimizer opt;
+  Schedule sched;
+  double clip;              /* 0: none */
+  const char *metric;
+  const char *log_path, *plot_path, *save_path, *load_path, *resume_path;
+  bool quiet;
+  int progress;             /* -1: on a terminal; 0 off; 1 on */
+  bool scores;              /* predict: every output value, not the class */
+  int check_entries;        /* gradcheck: entries per param */
+} RunConfig;
+
+int run_train(const Model *m, const RunConfig *c);
+int run_eval(const Model *m, const RunConfig *c);
+int run_predict(const Model *m, const RunConfig *c);
+int run_gradcheck(const Model *m, const RunConfig *c);
+int run_info(const Model *m, const RunConfig *c);
+
+#endif

@@ -1,0 +1,896 @@
+/* train.c - what a model executable does: train, eval, predict,
+ * gradcheck and info. A Session holds one run: the loaded data (split and
+ * standardised), the param block (params, gradients and optimizer state in
+ * one allocation), the batch buffers and the workspace of the generated
+ * entry points, all allocated once before the first step. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "dml_kernels.h"
+#include "dml_runtime.h"
+
+enum { MAX_INPUTS = 16, MAX_SYMS = 16 };
+
+typedef struct Session {
+  const Model *m;
+  const RunConfig *c;
+  size_t es;                  /* bytes per model float */
+  void *block;                /* params | grads | optimizer state */
+  char *params, *grads;
+  void *param_ptrs[256];
+  Optimizer opt;
+  Rng rng;
+  Dataset train, val;
+  bool has_val;
+  /* standardisation of feature inputs: per value mean and std (NULL: none) */
+  double *mean[MAX_INPUTS], *std[MAX_INPUTS];
+  /* symbolic dims other than the batch, found from the data */
+  const char *sym_names[MAX_SYMS];
+  int64_t sym_values[MAX_SYMS];
+  int nsyms;
+  /* one batch of every loss input, the predictions, the workspace */
+  void *batch_bufs[MAX_INPUTS];
+  void *pred_buf;
+  void *workspace;
+  int64_t cap;                /* examples the buffers hold */
+  int64_t *order;             /* example indices of the current epoch */
+  int epoch;                  /* epochs completed */
+} Session;
+
+/* ---- time and output ------------------------------------------------------------ */
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double get(const Session *s, const void *base, int64_t i) {
+  return s->m->dtype == RT_F64 ? ((const double *)base)[i] : ((const float *)base)[i];
+}
+
+static void put(const Session *s, void *base, int64_t i, double v) {
+  if (s->m->dtype == RT_F64) ((double *)base)[i] = v;
+  else ((float *)base)[i] = (float)v;
+}
+
+/* ---- shapes and dims ------------------------------------------------------------ */
+
+static const char *batch_sym(const Model *m) { return m->ninputs && m->inputs[0].rank ? m->inputs[0].syms[0] : NULL; }
+
+/* Values per example of a loss input, -1 if a symbolic dim is unknown. */
+static int64_t known_width(const Session *s, const RtShape *sh) {
+  int64_t w = 1;
+  for (int i = 1; i < sh->rank; i++) {
+    int64_t d = sh->dims[i];
+    if (sh->syms[i]) {
+      d = -1;
+      for (int k = 0; s && k < s->nsyms; k++)
+        if (strcmp(s->sym_names[k], sh->syms[i]) == 0) d = s->sym_values[k];
+    }
+    if (d < 0) return -1;
+    w *= d;
+  }
+  return w;
+}
+
+static bool bind_sym(Session *s, const char *name, int64_t v, const char *input) {
+  for (int k = 0; k < s->nsyms; k++) {
+    if (strcmp(s->sym_names[k], name) != 0) continue;
+    if (s->sym_values[k] == v) return true;
+    return rt_error("the data give `%s` = %lld through `%s`, but %lld through another input", name, (long long)v, input,
+                    (long long)s->sym_values[k]);
+  }
+  if (s->nsyms == MAX_SYMS) return rt_error("too many symbolic dimensions");
+  s->sym_names[s->nsyms] = name;
+  s->sym_values[s->nsyms++] = v;
+  return true;
+}
+
+/* A loss input with one unknown symbolic dim takes it from the data's width. */
+static bool bind_syms_from_data(Session *s, const Dataset *d) {
+  for (int i = 0; i < s->m->ninputs; i++) {
+    const RtShape *sh = &s->m->inputs[i];
+    int64_t known = 1;
+    const char *unknown = NULL;
+    for (int k = 1; k < sh->rank; k++) {
+      if (!sh->syms[k]) known *= sh->dims[k];
+      else if (!unknown || strcmp(unknown, sh->syms[k]) == 0) unknown = sh->syms[k];
+      else return rt_error("`%s` has two symbolic sizes besides the batch; the runtime cannot tell them apart",
+                           s->m->input_names[i]);
+    }
+    if (!unknown) continue;
+    int64_t w = d->cols[i].width;
+    if (known == 0 || w % known)
+      return rt_error("`%s` has %lld values per example, not a multiple of %lld", s->m->input_names[i], (long long)w,
+                      (long long)known);
+    if (!bind_sym(s, unknown, w / known, s->m->input_names[i])) return false;
+  }
+  return true;
+}
+
+/* The dims array of an entry point for a batch of n examples. */
+static void dims_for(const Session *s, const char *const *syms, int nsyms, int64_t n, int64_t *out) {
+  const char *b = batch_sym(s->m);
+  for (int i = 0; i < nsyms; i++) {
+    out[i] = b && strcmp(syms[i], b) == 0 ? n : 1;
+    for (int k = 0; k < s->nsyms; k++)
+      if (strcmp(s->sym_names[k], syms[i]) == 0) out[i] = s->sym_values[k];
+  }
+}
+
+/* ---- data ---------------------------------------------------------------------- */
+
+static bool is_feature(const Model *m, int i) {
+  if (m->npred_inputs) {
+    for (int k = 0; k < m->npred_inputs; k++)
+      if (m->pred_inputs[k] == i) return true;
+    return false;
+  }
+  return i != m->label && m->inputs[i].type != RT_I32;
+}
+
+
+static int input_index(const Model *m, const char *name) {
+  for (int k = 0; k < m->ninputs; k++)
+    if (strcmp(m->input_names[k], name) == 0) return k;
+  return -1;
+}
+
+/* Load a source, its columns in loss-input order: every input, or only
+ * the features (predict's inputs) when the labels may be absent. */
+static bool load_source(Session *s, const DataSource *src, bool only_features, Dataset *out) {
+  DataSource sel = *src;
+  DataInput inputs[MAX_INPUTS];
+  int n = 0;
+  for (int k = 0; k < s->m->ninputs && n < MAX_INPUTS; k++) {
+    if (only_features && !is_feature(s->m, k)) continue;
+    for (int i = 0; i < src->ninputs; i++)
+      if (strcmp(src->inputs[i].name, s->m->input_names[k]) == 0) inputs[n++] = src->inputs[i];
+  }
+  sel.inputs = inputs;
+  sel.ninputs = n;
+  return data_load(&sel, out);
+}
+
+/* Mean and standard deviation of every feature value over the training set. */
+static void standardize_stats(Session *s) {
+  for (int ci = 0; ci < s->train.ncols; ci++) {
+    const DataColumn *c = &s->train.cols[ci];
+    int i = input_index(s->m, c->name);
+    if (i < 0 || !is_feature(s->m, i) || c->type == RT_I32 || s->mean[i]) continue;
+    s->mean[i] = calloc((size_t)c->width + 1, sizeof(double));
+    s->std[i] = calloc((size_t)c->width + 1, sizeof(double));
+    int64_t n = s->train.n;
+    for (int64_t j = 0; j < c->width; j++) {
+      double sum = 0, sq = 0;
+      for (int64_t r = 0; r < n; r++) sum += c->type == RT_F64 ? ((double *)c->data)[r * c->width + j]
+                                                                 : ((float *)c->data)[r * c->width + j];
+      double mu = n ? sum / (double)n : 0;
+      for (int64_t r = 0; r < n; r++) {
+        double v = c->type == RT_F64 ? ((double *)c->data)[r * c->width + j] : ((float *)c->data)[r * c->width + j];
+        sq += (v - mu) * (v - mu);
+      }
+      double sd = n ? sqrt(sq / (double)n) : 1;
+      s->mean[i][j] = mu;
+      s->std[i][j] = sd > 1e-12 ? sd : 1; /* a constant column is centred, not blown up */
+    }
+  }
+}
+
+static void standardize(Session *s, Dataset *d) {
+  for (int ci = 0; ci < d->ncols; ci++) {
+    DataColumn *c = &d->cols[ci];
+    int i = input_index(s->m, c->name);
+    if (i < 0 || !s->mean[i] || c->type == RT_I32) continue;
+    for (int64_t r = 0; r < d->n; r++)
+      for (int64_t j = 0; j < c->width; j++) {
+        int64_t at = r * c->width + j;
+        if (c->type == RT_F64) ((double *)c->data)[at] = (((double *)c->data)[at] - s->mean[i][j]) / s->std[i][j];
+        else ((float *)c->data)[at] = (float)((((float *)c->data)[at] - s->mean[i][j]) / s->std[i][j]);
+      }
+  }
+}
+
+/* Training and validation sets: `val_data`, or a seeded split of `data`. */
+static bool load_train_val(Session *s) {
+  const RunConfig *c = s->c;
+  if (!c->has_data) return rt_error("no training data: set `data` in the train block or pass --data FILE");
+  Dataset all = {0};
+  if (!load_source(s, &c->data, false, &all)) return false;
+  int64_t *perm = malloc(sizeof *perm * (size_t)(all.n + 1));
+  for (int64_t i = 0; i < all.n; i++) perm[i] = i;
+  rng_shuffle(&s->rng, perm, all.n);
+  int64_t ntrain = all.n;
+  if (!c->has_val_data && c->split > 0) {
+    ntrain = (int64_t)llround(c->split * (double)all.n);
+    if (ntrain < 1) ntrain = 1;
+    if (ntrain >= all.n) ntrain = all.n - 1;
+  }
+  bool ok = ntrain > 0 || rt_error("%s: too few examples (%lld) to train on", c->data.file ? c->data.file : "data",
+                                   (long long)all.n);
+  ok = ok && data_take(&all, perm, ntrain, &s->train);
+  if (ok && c->has_val_data) ok = s->has_val = load_source(s, &c->val_data, false, &s->val);
+  else if (ok && ntrain < all.n) ok = s->has_val = data_take(&all, perm + ntrain, all.n - ntrain, &s->val);
+  free(perm);
+  data_free(&all);
+  return ok && bind_syms_from_data(s, &s->train);
+}
+
+/* ---- the param block and the buffers --------------------------------------------- */
+
+static bool alloc_block(Session *s) {
+  const Model *m = s->m;
+  s->es = rt_type_size(m->dtype);
+  if (m->nparams > 256) return rt_error("the runtime handles at most 256 params, this model has %d", m->nparams);
+  int nstate = s->opt.nstate;
+  size_t bytes = (size_t)(m->block_size * 2 + m->trained_size * nstate) * s->es + 64;
+  s->block = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!s->block) return rt_error("out of memory for %zu bytes of params", bytes);
+  memset(s->block, 0, (bytes + 63) / 64 * 64);
+  s->params = s->block;
+  s->grads = s->params + (size_t)m->block_size * s->es;
+  for (int k = 0; k < nstate; k++) s->opt.state[k] = s->grads + (size_t)(m->block_size + k * m->trained_size) * s->es;
+  s->opt.n = m->trained_size;
+  s->opt.type = m->dtype;
+  for (int i = 0; i < m->nparams; i++) s->param_ptrs[i] = s->params + (size_t)m->params[i].offset * s->es;
+  return true;
+}
+
+static int64_t workspace_at(const Session *s, const DmlEntry *e, const char *const *syms, int nsyms, int64_t n) {
+  int64_t dims[MAX_SYMS];
+  dims_for(s, syms, nsyms, n, dims);
+  return e && e->workspace ? e->workspace(dims) : 0;
+}
+
+static int64_t pred_width(const Session *s) {
+  int64_t w = known_width(s, &s->m->pred_out);
+  return w > 0 ? w : 1;
+}
+
+/* Buffers for `cap` examples: one batch of each loss input, predictions,
+ * and the workspace of the largest entry point. */
+static bool alloc_buffers(Session *s, int64_t cap) {
+  const Model *m = s->m;
+  s->cap = cap;
+  for (int i = 0; i < m->ninputs; i++) {
+    int64_t w = known_width(s, &m->inputs[i]);
+    if (w < 0) return rt_error("the size of `%s` per example is unknown; give data for it", m->input_names[i]);
+    s->batch_bufs[i] = aligned_alloc(64, ((size_t)(cap * w) * rt_type_size(m->inputs[i].type) + 64) / 64 * 64);
+  }
+  int64_t pw = pred_width(s);
+  s->pred_buf = aligned_alloc(64, ((size_t)(cap * pw) * s->es + 64) / 64 * 64);
+  int64_t ws = 0;
+  for (int64_t n = cap; n >= 1; n = n > 1 && n == cap ? 1 : 0) { /* the largest and smallest batch */
+    int64_t a = workspace_at(s, m->loss, m->dims, m->ndims, n), b = workspace_at(s, m->loss_grad, m->dims, m->ndims, n),
+            c = workspace_at(s, m->predict, m->pred_dims, m->npred_dims, n);
+    ws = a > ws ? a : ws;
+    ws = b > ws ? b : ws;
+    ws = c > ws ? c : ws;
+  }
+  s->workspace = aligned_alloc(64, (size_t)(ws + 64) / 64 * 64);
+  return s->workspace && s->pred_buf ? true : rt_error("out of memory for the workspace (%lld bytes)", (long long)ws);
+}
+
+static void session_free(Session *s) {
+  free(s->block);
+  for (int i = 0; i < MAX_INPUTS; i++) {
+    free(s->batch_bufs[i]);
+    free(s->mean[i]);
+    free(s->std[i]);
+  }
+  free(s->pred_buf);
+  free(s->workspace);
+  free(s->order);
+  data_free(&s->train);
+  data_free(&s->val);
+}
+
+/* Copy examples idx[0..k) of d into the batch buffers. */
+static void fill_batch(Session *s, const Dataset *d, const int64_t *idx, int64_t k) {
+  for (int ci = 0; ci < d->ncols; ci++) {
+    int i = input_index(s->m, d->cols[ci].name);
+    if (i >= 0) data_gather(&d->cols[ci], idx, k, s->batch_bufs[i]);
+  }
+}
+
+static bool call(Session *s, const DmlEntry *e, const char *const *syms, int nsyms, int64_t n, void *const *inputs,
+                 void *const *outputs) {
+  int64_t dims[MAX_SYMS];
+  dims_for(s, syms, nsyms, n, dims);
+  if (e->fn(dims, inputs, s->param_ptrs, outputs, s->workspace) != 0) return rt_error("%s", dmlrt_error());
+  return true;
+}
+
+/* The loss on a batch already in the buffers. */
+static bool batch_loss(Session *s, int64_t n, double *loss) {
+  double out[1];
+  void *outputs[1] = {out};
+  if (!call(s, s->m->loss, s->m->dims, s->m->ndims, n, s->batch_bufs, outputs)) return false;
+  *loss = get(s, out, 0);
+  return true;
+}
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+typedef struct Score {
+  double loss, metric;
+  int64_t n;
+} Score;
+
+static bool predict_batch(Session *s, int64_t n) {
+  void *inputs[MAX_INPUTS];
+  for (int k = 0; k < s->m->npred_inputs; k++) inputs[k] = s->batch_bufs[s->m->pred_inputs[k]];
+  void *outputs[1] = {s->pred_buf};
+  return call(s, s->m->predict, s->m->pred_dims, s->m->npred_dims, n, inputs, outputs);
+}
+
+
+/* Correct predictions (accuracy) or the squared error (rmse) of a batch. */
+static double batch_metric(Session *s, int64_t n) {
+  const Model *m = s->m;
+  const void *label = s->batch_bufs[m->label];
+  int64_t w = pred_width(s);
+  double acc = 0;
+  for (int64_t r = 0; r < n; r++) {
+    double y = m->inputs[m->label].type == RT_I32 ? ((const int32_t *)label)[r] : get(s, label, r);
+    if (strcmp(m->metric, "rmse") == 0) {
+      double e = get(s, s->pred_buf, r) - y;
+      acc += e * e;
+    } else if (w == 1) {
+      acc += (get(s, s->pred_buf, r) > 0.5) == (y > 0.5);
+    } else {
+      int64_t best = 0;
+      for (int64_t k = 1; k < w; k++)
+        if (get(s, s->pred_buf, r * w + k) > get(s, s->pred_buf, r * w + best)) best = k;
+      acc += (double)best == y;
+    }
+  }
+  return acc;
+}
+
+static bool evaluate(Session *s, const Dataset *d, Score *out) {
+  *out = (Score){0, NAN, d->n};
+  double loss = 0, metric = 0;
+  bool with_metric = strcmp(s->m->metric, "none") != 0 && s->m->predict;
+  int64_t idx[4096];
+  for (int64_t at = 0; at < d->n;) {
+    int64_t k = d->n - at < s->cap ? d->n - at : s->cap;
+    if (k > 4096) k = 4096;
+    for (int64_t i = 0; i < k; i++) idx[i] = at + i;
+    fill_batch(s, d, idx, k);
+    double l;
+    if (!batch_loss(s, k, &l)) return false;
+    loss += l * (double)k;
+    if (with_metric) {
+      if (!predict_batch(s, k)) return false;
+      metric += batch_metric(s, k);
+    }
+    at += k;
+  }
+  out->loss = d->n ? loss / (double)d->n : NAN;
+  if (with_metric && d->n) out->metric = strcmp(s->m->metric, "rmse") == 0 ? sqrt(metric / (double)d->n) : metric / (double)d->n;
+  return true;
+}
+
+static void format_metric(const Session *s, double v, char *buf, size_t n) {
+  if (isnan(v)) snprintf(buf, n, "-");
+  else if (strcmp(s->m->metric, "accuracy") == 0) snprintf(buf, n, "%.2f%%", 100 * v);
+  else snprintf(buf, n, "%.4g", v);
+}
+
+/* ---- non-finite values ------------------------------------------------------------- */
+
+/* "W1[12, 3]" for element k of param p. */
+static void element_name(const RtParam *p, int64_t k, char *buf, size_t n) {
+  int len = snprintf(buf, n, "%s", p->name);
+  if (p->shape.rank == 0) return;
+  int64_t idx[RT_MAX_RANK];
+  for (int i = p->shape.rank - 1; i >= 0; i--) {
+    idx[i] = k % p->shape.dims[i];
+    k /= p->shape.dims[i];
+  }
+  for (int i = 0; i < p->shape.rank && len > 0 && (size_t)len < n; i++)
+    len += snprintf(buf + len, n - (size_t)len, "%s%lld", i ? ", " : "[", (long long)idx[i]);
+  if (len > 0 && (size_t)len < n) snprintf(buf + len, n - (size_t)len, "]");
+}
+
+/* A clear stop at the first non-finite gradient, naming the param. */
+static bool check_finite(Session *s, double loss, int epoch, int64_t batch) {
+  const Model *m = s->m;
+  if (!isfinite(loss)) {
+    const char *w = m->loss_where;
+    return rt_error_at(w, 0, 0, "the loss became %g at epoch %d, batch %lld; lower the learning rate or clip gradients "
+                                "(--clip 1)", loss, epoch, (long long)batch);
+  }
+  for (int g = 0; g < m->ngrads; g++) {
+    const RtParam *p = &m->params[m->grads[g]];
+    for (int64_t k = 0; k < p->size; k++) {
+      double v = get(s, s->grads, p->offset + k);
+      if (isfinite(v)) continue;
+      char name[160];
+      element_name(p, k, name, sizeof name);
+      return rt_error_at(p->where, 0, 0, "the gradient of `%s` is not finite at epoch %d, batch %lld: d_%s = %g",
+                         p->name, epoch, (long long)batch, name, v);
+    }
+  }
+  return true;
+}
+
+/* ---- checkpoints ----------------------------------------------------------------- */
+
+static RtType param_type(const Session *s) { return s->m->dtype; }
+
+static void shape_str(const int64_t *dims, int rank, char *buf, size_t n) {
+  int len = snprintf(buf, n, "[");
+  for (int i = 0; i < rank && len > 0 && (size_t)len < n; i++)
+    len += snprintf(buf + len, n - (size_t)len, "%s%lld", i ? ", " : "", (long long)dims[i]);
+  if (len > 0 && (size_t)len < n) snprintf(buf + len, n - (size_t)len, "]");
+}
+
+static bool save_checkpoint(Session *s, const char *path) {
+  const Model *m = s->m;
+  int cap = m->nparams * 3 + 2 * MAX_INPUTS;
+  CkTensor *t = calloc((size_t)cap, sizeof *t);
+  char *names = calloc((size_t)cap, 300);
+  int n = 0;
+  for (int i = 0; i < m->nparams; i++) {
+    const RtParam *p = &m->params[i];
+    for (int k = -1; k < (p->trained ? s->opt.nstate : 0); k++) {
+      CkTensor *x = &t[n];
+      x->name = names + 300 * n++;
+      snprintf(x->name, 300, k < 0 ? "%s" : "optimizer.%s.%d", p->name, k);
+      x->type = param_type(s);
+      x->rank = p->shape.rank;
+      memcpy(x->dims, p->shape.dims, sizeof x->dims);
+      x->data = (k < 0 ? s->params : (char *)s->opt.state[k]) + (size_t)p->offset * s->es;
+    }
+  }
+  for (int i = 0; i < MAX_INPUTS; i++) {
+    if (!s->mean[i]) continue;
+    int64_t w = known_width(s, &m->inputs[i]);
+    for (int k = 0; k < 2; k++) {
+      CkTensor *x = &t[n];
+      x->name = names + 300 * n++;
+      snprintf(x->name, 300, "standardize.%s.%s", k ? "std" : "mean", m->input_names[i]);
+      *x = (CkTensor){x->name, RT_F64, 1, {w}, k ? s->std[i] : s->mean[i]};
+    }
+  }
+  char epoch[32], steps[32], rng[80];
+  snprintf(epoch, sizeof epoch, "%d", s->epoch);
+  snprintf(steps, sizeof steps, "%lld", (long long)s->opt.t);
+  snprintf(rng, sizeof rng, "%016llx%016llx%016llx%016llx", (unsigned long long)s->rng.s[0],
+           (unsigned long long)s->rng.s[1], (unsigned long long)s->rng.s[2], (unsigned long long)s->rng.s[3]);
+  CkMeta meta[] = {{"format", "dmlc checkpoint 1"},   {"model", (char *)m->name},  {"dtype", (char *)rt_type_name(m->dtype)},
+                   {"epoch", epoch},                   {"steps", steps},            {"optimizer", (char *)s->opt.name},
+                   {"rng", rng}};
+  bool ok = ckpt_save(path, t, n, meta, (int)(sizeof meta / sizeof meta[0]));
+  free(t);
+  free(names);
+  return ok;
+}
+
+static bool copy_tensor(Session *s, const Checkpoint *ck, const char *path, const char *name, const RtParam *p,
+                        void *dst) {
+  const CkTensor *x = ckpt_find(ck, name);
+  if (!x) return rt_error_at(path, 0, 0, "the checkpoint has no tensor `%s` (declared at %s)", name, p->where);
+  bool same = x->rank == p->shape.rank && x->type == s->m->dtype;
+  for (int i = 0; same && i < x->rank; i++) same = x->dims[i] == p->shape.dims[i];
+  if (!same) {
+    char a[128], b[128];
+    shape_str(x->dims, x->rank, a, sizeof a);
+    shape_str(p->shape.dims, p->shape.rank, b, sizeof b);
+    return rt_error_at(path, 0, 0, "`%s` is %s%s in the checkpoint, but the model's `%s` is %s%s (%s)", name,
+                       rt_type_name(x->type), a, p->name, rt_type_name(s->m->dtype), b, p->where);
+  }
+  memcpy(dst, x->data, (size_t)p->size * s->es);
+  return true;
+}
+
+static bool parse_u64(const char *text, uint64_t *v) {
+  if (!text || !*text) return false;
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(text, &end, 10);
+  *v = x;
+  return !*end && !errno;
+}
+
+/* Params (and standardisation); with `resume`, also the optimizer state,
+ * the epoch, the step count and the random generator. */
+static bool load_checkpoint(Session *s, const char *path, bool resume) {
+  Checkpoint ck = {0};
+  if (!ckpt_load(path, &ck)) return false;
+  const Model *m = s->m;
+  bool ok = true;
+  const char *model = ckpt_meta(&ck, "model");
+  if (model && strcmp(model, m->name) != 0 && !s->c->quiet)
+    fprintf(stderr, "%s: warning: the checkpoint was written by model `%s`, this is `%s`\n", path, model, m->name);
+  for (int i = 0; ok && i < m->nparams; i++) {
+    const RtParam *p = &m->params[i];
+    ok = copy_tensor(s, &ck, path, p->name, p, s->params + (size_t)p->offset * s->es);
+    for (int k = 0; ok && resume && p->trained && k < s->opt.nstate; k++) {
+      char name[300];
+      snprintf(name, sizeof name, "optimizer.%s.%d", p->name, k);
+      ok = copy_tensor(s, &ck, path, name, p, (char *)s->opt.state[k] + (size_t)p->offset * s->es);
+    }
+  }
+  for (int i = 0; ok && i < m->ninputs; i++) {
+    char name[300];
+    for (int k = 0; ok && k < 2; k++) {
+      snprintf(name, sizeof name, "standardize.%s.%s", k ? "std" : "mean", m->input_names[i]);
+      const CkTensor *x = ckpt_find(&ck, name);
+      if (!x) continue;
+      int64_t w = known_width(s, &m->inputs[i]);
+      if (x->type != RT_F64 || x->rank != 1 || (w >= 0 && x->dims[0] != w)) {
+        ok = rt_error_at(path, 0, 0, "`%s` must be a f64 vector of %lld values", name, (long long)w);
+        break;
+      }
+      double **dst = k ? &s->std[i] : &s->mean[i];
+      free(*dst);
+      *dst = malloc(sizeof(double) * (size_t)(x->dims[0] + 1));
+      memcpy(*dst, x->data, sizeof(double) * (size_t)x->dims[0]);
+    }
+  }
+  if (ok && resume) {
+    const char *opt = ckpt_meta(&ck, "optimizer"), *rng = ckpt_meta(&ck, "rng");
+    uint64_t epoch, steps;
+    if (!opt || strcmp(opt, s->opt.name) != 0)
+      ok = rt_error_at(path, 0, 0, "the checkpoint was trained with `%s`, this run uses `%s`; resume with the same optimizer",
+                       opt ? opt : "no optimizer", s->opt.name);
+    else if (!parse_u64(ckpt_meta(&ck, "epoch"), &epoch) || !parse_u64(ckpt_meta(&ck, "steps"), &steps) || !rng ||
+             strlen(rng) != 64)
+      ok = rt_error_at(path, 0, 0, "the checkpoint lacks the epoch, step count or generator state needed to resume");
+    else {
+      for (int k = 0; k < 4; k++) {
+        char part[17];
+        memcpy(part, rng + 16 * k, 16);
+        part[16] = 0;
+        s->rng.s[k] = strtoull(part, NULL, 16);
+      }
+      s->epoch = (int)epoch;
+      s->opt.t = (int64_t)steps;
+    }
+  }
+  ckpt_free(&ck);
+  return ok;
+}
+
+/* ---- the training loop ------------------------------------------------------------- */
+
+typedef struct Progress {
+  bool on;                    /* a live bar on stderr */
+  double start, last;         /* of the epoch, of the last redraw */
+} Progress;
+
+static void draw_progress(Progress *p, int epoch, int epochs, int64_t done, int64_t total, double loss, int64_t examples) {
+  double t = now();
+  if (!p->on || (t - p->last < 0.1 && done < total)) return;
+  p->last = t;
+  double rate = t > p->start ? (double)examples / (t - p->start) : 0;
+  double eta = done ? (t - p->start) * (double)(total - done) / (double)done : 0;
+  char bar[31];
+  int fill = total ? (int)(30 * done / total) : 30;
+  for (int i = 0; i < 30; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+  bar[30] = 0;
+  fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  loss %.4f  %.0f ex/s  ETA %.1f s", epoch, epochs, bar,
+          (long long)done, (long long)total, loss, rate, eta);
+  fflush(stderr);
+}
+
+static void clear_progress(Progress *p) {
+  if (p->on) fputs("\r\033[K", stderr);
+}
+
+static bool write_log_row(FILE *log, const EpochRow *r) {
+  if (!log) return true;
+  fprintf(log, "%d,%.9g,%.9g,%.9g,%.3f\n", r->epoch, r->train_loss, r->val_loss, r->val_metric, r->seconds);
+  return fflush(log) == 0;
+}
+
+/* One epoch over the shuffled training set; returns the mean batch loss. */
+static bool train_epoch(Session *s, Progress *pr, int64_t *step, int64_t total_steps, double *mean_loss) {
+  const Model *m = s->m;
+  const RunConfig *c = s->c;
+  int64_t n = s->train.n, per_epoch = (n + c->batch - 1) / c->batch;
+  for (int64_t i = 0; i < n; i++) s->order[i] = i;
+  rng_shuffle(&s->rng, s->order, n);
+  void *outputs[257];
+  double loss_val[1];
+  outputs[0] = loss_val;
+  for (int g = 0; g < m->ngrads; g++) outputs[g + 1] = s->grads + (size_t)m->params[m->grads[g]].offset * s->es;
+  double sum = 0;
+  pr->start = pr->last = now();
+  for (int64_t b = 0, at = 0; at < n; b++, at += c->batch) {
+    int64_t k = n - at < c->batch ? n - at : c->batch; /* the last batch may be partial */
+    fill_batch(s, &s->train, s->order + at, k);
+    if (!call(s, m->loss_grad, m->dims, m->ndims, k, s->batch_bufs, outputs)) return false;
+    double loss = get(s, loss_val, 0);
+    if (!check_finite(s, loss, s->epoch + 1, b + 1)) return false;
+    double scale = 1;
+    if (c->clip > 0) {
+      double norm = optim_grad_norm(s->grads, m->trained_size, m->dtype);
+      if (norm > c->clip) scale = c->clip / norm;
+    }
+    double lr = schedule_lr(&c->sched, s->opt.lr, *step, per_epoch, total_steps);
+    optim_step(&s->opt, s->params, s->grads, lr, scale);
+    ++*step;
+    sum += loss * (double)k;
+    draw_progress(pr, s->epoch + 1, c->epochs, b + 1, per_epoch, sum / (double)(at + k), at + k);
+  }
+  *mean_loss = n ? sum / (double)n : NAN;
+  return true;
+}
+
+typedef enum { DATA_NONE, DATA_TRAIN, DATA_FEATURES } DataMode;
+
+/* Load data (training and validation sets, or only predict's inputs from
+ * --data), set up the params (fresh, --load or --resume) and buffers. */
+static bool session_open(Session *s, const Model *m, const RunConfig *c, DataMode mode) {
+  memset(s, 0, sizeof *s);
+  s->m = m;
+  s->c = c;
+  s->opt = c->opt;
+  rng_seed(&s->rng, (uint64_t)c->seed);
+  if (!alloc_block(s)) return false;
+  model_init_params(m, s->params, &s->rng);
+  if (mode == DATA_TRAIN) {
+    if (!load_train_val(s)) return false;
+    if (c->standardize) standardize_stats(s);
+  } else if (mode == DATA_FEATURES) {
+    if (!c->has_data) return rt_error("predict needs data: --data FILE");
+    if (!load_source(s, &c->data, true, &s->train) || !bind_syms_from_data(s, &s->train)) return false;
+  }
+  const char *ck = c->resume_path ? c->resume_path : c->load_path;
+  if (ck && !load_checkpoint(s, ck, c->resume_path != NULL)) return false;
+  if (mode == DATA_FEATURES && c->standardize && !s->mean[m->pred_inputs[0]])
+    return rt_error("the model standardizes its inputs, so predict needs the statistics saved with the params: "
+                    "--load CHECKPOINT");
+  standardize(s, &s->train);
+  if (s->has_val) standardize(s, &s->val);
+  s->order = malloc(sizeof *s->order * (size_t)(s->train.n + 1));
+  return alloc_buffers(s, c->batch);
+}
+
+int run_train(const Model *m, const RunConfig *c) {
+  if (!m->ngrads) return rt_error("the loss depends on no param: there is nothing to train"), 1;
+  Session s;
+  bool ok = session_open(&s, m, c, DATA_TRAIN);
+  FILE *log = NULL;
+  if (ok && c->log_path && !(log = fopen(c->log_path, "w")))
+    ok = rt_error("cannot write %s: %s", c->log_path, strerror(errno));
+  if (log) fputs("epoch,train_loss,val_loss,val_metric,seconds\n", log);
+  EpochRow *rows = calloc((size_t)c->epochs + 1, sizeof *rows);
+  int nrows = 0;
+  Progress pr = {.on = !c->quiet && (c->progress == 1 || (c->progress < 0 && isatty(2)))};
+  int64_t per_epoch = (s.train.n + c->batch - 1) / c->batch, step = (int64_t)s.epoch * per_epoch;
+  int64_t total = per_epoch * c->epochs;
+  double t0 = now();
+  if (ok && !c->quiet)
+    printf("training %s: %lld examples, %lld for validation, batch %lld, %s, %d epochs\n", m->name,
+           (long long)s.train.n, (long long)(s.has_val ? s.val.n : 0), (long long)c->batch, c->opt.name, c->epochs);
+  if (ok && s.epoch >= c->epochs && !c->quiet) printf("the checkpoint has already trained %d epochs\n", s.epoch);
+  Score val = {NAN, NAN, 0};
+  while (ok && s.epoch < c->epochs) {
+    double tl;
+    double te = now();
+    ok = train_epoch(&s, &pr, &step, total, &tl);
+    clear_progress(&pr);
+    if (ok && s.has_val) ok = evaluate(&s, &s.val, &val);
+    if (!ok) break;
+    s.epoch++;
+    EpochRow r = {s.epoch, tl, s.has_val ? val.loss : NAN, s.has_val ? val.metric : NAN, now() - t0};
+    rows[nrows++] = r;
+    ok = write_log_row(log, &r) || rt_error("cannot write %s: %s", c->log_path, strerror(errno));
+    if (ok && c->plot_path)
+      ok = plot_svg(c->plot_path, m->name, rows, nrows, strcmp(m->metric, "none") ? m->metric : NULL);
+    if (!c->quiet) {
+      char metric[32];
+      format_metric(&s, r.val_metric, metric, sizeof metric);
+      printf("epoch %*d/%d  train loss %.4f", c->epochs >= 10 ? 2 : 1, s.epoch, c->epochs, tl);
+      if (s.has_val) printf("  val loss %.4f", r.val_loss);
+      if (s.has_val && !isnan(r.val_metric)) printf("  val %s %s", m->metric, metric);
+      double dt = now() - te;
+      printf("  %.2f s  %.0f ex/s\n", dt, dt > 0 ? (double)s.train.n / dt : 0);
+      fflush(stdout);
+    }
+  }
+  if (ok && c->save_path) ok = save_checkpoint(&s, c->save_path);
+  if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
+  if (log) fclose(log);
+  free(rows);
+  session_free(&s);
+  return ok ? 0 : 1;
+}
+
+/* ---- eval, predict ------------------------------------------------------------------ */
+
+static void print_score(const Session *s, const char *what, const Score *sc) {
+  char metric[32];
+  format_metric(s, sc->metric, metric, sizeof metric);
+  printf("%s: %lld examples  loss %.6g", what, (long long)sc->n, sc->loss);
+  if (!isnan(sc->metric)) printf("  %s %s", s->m->metric, metric);
+  putchar('\n');
+}
+
+/* Without --data: the validation part of the training data (or all of it
+ * when there is none); with --data: that file, read like the train data. */
+int run_eval(const Model *m, const RunConfig *c) {
+  Session s;
+  bool ok = session_open(&s, m, c, DATA_TRAIN);
+  Score sc;
+  if (ok && !c->load_path && !c->resume_path && !c->quiet)
+    fprintf(stderr, "warning: no --load: evaluating the initial params\n");
+  if (ok) {
+    const Dataset *d = s.has_val ? &s.val : &s.train;
+    ok = evaluate(&s, d, &sc);
+    if (ok) print_score(&s, s.has_val ? "validation" : "data", &sc);
+  }
+  session_free(&s);
+  return ok ? 0 : 1;
+}
+
+int run_predict(const Model *m, const RunConfig *c) {
+  if (!m->predict) return rt_error("this model has no usable `fn predict`; see `info`"), 1;
+  Session s;
+  bool ok = session_open(&s, m, c, DATA_FEATURES);
+  if (ok && !c->load_path && !c->quiet) fprintf(stderr, "warning: no --load: predicting with the initial params\n");
+  int64_t w = pred_width(&s), n = s.train.n;
+  bool classes = strcmp(m->metric, "accuracy") == 0 && w > 1 && !c->scores;
+  double *out = ok ? malloc(sizeof *out * (size_t)(n * (classes ? 1 : w) + 1)) : NULL;
+  int64_t idx[4096];
+  for (int64_t at = 0; ok && at < n;) {
+    int64_t k = n - at < s.cap ? n - at : s.cap;
+    if (k > 4096) k = 4096;
+    for (int64_t i = 0; i < k; i++) idx[i] = at + i;
+    fill_batch(&s, &s.train, idx, k);
+    ok = predict_batch(&s, k);
+    for (int64_t r = 0; ok && r < k; r++) {
+      if (classes) {
+        int64_t best = 0;
+        for (int64_t j = 1; j < w; j++)
+          if (get(&s, s.pred_buf, r * w + j) > get(&s, s.pred_buf, r * w + best)) best = j;
+        out[at + r] = (double)best;
+      } else {
+        for (int64_t j = 0; j < w; j++) out[(at + r) * w + j] = get(&s, s.pred_buf, r * w + j);
+      }
+    }
+    at += k;
+  }
+  /* printed only once everything is computed: an error leaves no partial output */
+  for (int64_t r = 0; ok && r < n; r++) {
+    if (classes) printf("%lld\n", (long long)out[r]);
+    else
+      for (int64_t j = 0; j < w; j++) printf("%.9g%c", out[r * w + j], j + 1 < w ? ',' : '\n');
+  }
+  free(out);
+  session_free(&s);
+  return ok ? 0 : 1;
+}
+
+/* ---- gradcheck -------------------------------------------------------------------- */
+
+/* The compiled gradient against central differences of the compiled loss
+ * on a small batch, with Richardson extrapolation: (4 D(h/2) - D(h)) / 3. */
+int run_gradcheck(const Model *m, const RunConfig *c) {
+  if (!m->ngrads) return rt_error("the loss depends on no param: there is no gradient to check"), 1;
+  Session s;
+  RunConfig small = *c;
+  small.batch = c->batch < 8 ? c->batch : 8;
+  bool ok = session_open(&s, m, &small, DATA_TRAIN);
+  bool f64 = m->dtype == RT_F64;
+  double tol = f64 ? 1e-6 : 2e-2, h = f64 ? 1e-5 : 1e-2;
+  int failed = 0;
+  int64_t k = s.train.n < s.cap ? s.train.n : s.cap;
+  if (ok) {
+    int64_t idx[8];
+    for (int64_t i = 0; i < k; i++) idx[i] = i;
+    fill_batch(&s, &s.train, idx, k);
+    void *outputs[257];
+    double loss_val[1], base;
+    outputs[0] = loss_val;
+    for (int g = 0; g < m->ngrads; g++) outputs[g + 1] = s.grads + (size_t)m->params[m->grads[g]].offset * s.es;
+    ok = call(&s, m->loss_grad, m->dims, m->ndims, k, s.batch_bufs, outputs) && batch_loss(&s, k, &base);
+    if (ok && !c->quiet)
+      printf("gradcheck %s (%s) on %lld examples: loss %.9g, central differences with Richardson extrapolation\n",
+             m->name, rt_type_name(m->dtype), (long long)k, base);
+    double floor = 1e-3 * (fabs(base) > 1 ? fabs(base) : 1);
+    for (int g = 0; ok && g < m->ngrads; g++) {
+      const RtParam *p = &m->params[m->grads[g]];
+      double worst = 0;
+      int64_t worst_at = 0, count = p->size < c->check_entries ? p->size : c->check_entries;
+      for (int64_t e = 0; ok && e < count; e++) {
+        int64_t at = count == p->size ? e : (int64_t)(rng_uniform(&s.rng) * (double)p->size);
+        int64_t off = p->offset + at;
+        double w0 = get(&s, s.params, off), step = h * (fabs(w0) > 1 ? fabs(w0) : 1), d[2];
+        for (int r = 0; ok && r < 2; r++) {
+          double hh = r ? step / 2 : step, lp, lm;
+          put(&s, s.params, off, w0 + hh);
+          ok = batch_loss(&s, k, &lp);
+          put(&s, s.params, off, w0 - hh);
+          ok = ok && batch_loss(&s, k, &lm);
+          put(&s, s.params, off, w0);
+          d[r] = (lp - lm) / (2 * hh);
+        }
+        double fd = (4 * d[1] - d[0]) / 3, an = get(&s, s.grads, off);
+        double scale = fabs(an) > fabs(fd) ? fabs(an) : fabs(fd);
+        double err = fabs(an - fd) / (scale > floor ? scale : floor);
+        if (err > worst || e == 0) worst = err, worst_at = at;
+      }
+      if (!ok) break;
+      char name[160];
+      element_name(p, worst_at, name, sizeof name);
+      bool pass = worst <= tol;
+      failed += !pass;
+      printf("  %-12s %8lld entries checked  worst relative error %.2e at %s  %s\n", p->name, (long long)count, worst,
+             name, pass ? "ok" : "FAILED");
+    }
+  }
+  if (ok) {
+    if (failed) printf("%d param%s FAILED (tolerance %.0e)\n", failed, failed == 1 ? "" : "s", tol);
+    else printf("all gradients agree (tolerance %.0e)%s\n", tol,
+                f64 ? "" : "; this is an f32 build: for a tight check build with dmlc build --dtype f64");
+  }
+  session_free(&s);
+  return ok && !failed ? 0 : 1;
+}
+
+/* ---- info ------------------------------------------------------------------------- */
+
+static void print_shape(const RtShape *sh) {
+  printf("%s[", rt_type_name(sh->type));
+  for (int i = 0; i < sh->rank; i++) {
+    if (sh->syms[i]) printf("%s%s", i ? ", " : "", sh->syms[i]);
+    else printf("%s%lld", i ? ", " : "", (long long)sh->dims[i]);
+  }
+  putchar(']');
+}
+
+int run_info(const Model *m, const RunConfig *c) {
+  printf("model %s (from %s, %s)\n\nparams:\n", m->name, m->source, rt_type_name(m->dtype));
+  int64_t total = 0;
+  for (int i = 0; i < m->nparams; i++) {
+    const RtParam *p = &m->params[i];
+    const Json *init = p->init ? json_get(p->init, "name") : NULL;
+    printf("  %-10s ", p->name);
+    print_shape(&p->shape);
+    printf("  %lld values  init %s%s\n", (long long)p->size, init && init->kind == JSON_STR ? init->str : "zeros",
+           p->trained ? "" : "  (not used by the loss: not trained)");
+    total += p->size;
+  }
+  size_t es = rt_type_size(m->dtype);
+  printf("  total %lld values (%.1f KiB)\n\nloss inputs:\n", (long long)total, (double)total * (double)es / 1024);
+  for (int i = 0; i < m->ninputs; i++) {
+    printf("  %-10s ", m->input_names[i]);
+    print_shape(&m->inputs[i]);
+    printf("%s\n", i == m->label ? "  (label)" : "");
+  }
+  if (m->predict) {
+    printf("\npredict(");
+    for (int k = 0; k < m->npred_inputs; k++) printf("%s%s", k ? ", " : "", m->input_names[m->pred_inputs[k]]);
+    printf(") -> ");
+    print_shape(&m->pred_out);
+    printf("\n");
+  } else {
+    printf("\nno fn predict: predict and the metric are unavailable\n");
+  }
+  printf("metric: %s\n\ntraining: %s, lr %g, batch %lld, %d epochs, seed %lld%s%s\n", m->metric, c->opt.name, c->opt.lr,
+         (long long)c->batch, c->epochs, (long long)c->seed, c->standardize ? ", standardized inputs" : "",
+         c->clip > 0 ? ", gradient clipping" : "");
+  if (c->has_data) printf("data: %s\n", c->data.kind == DATA_CSV ? c->data.file : "npy/idx files");
+  Session s = {.m = m, .c = c, .opt = c->opt};
+  s.es = es;
+  /* planned memory: the param block, then the workspace at the batch size
+   * (symbolic dims other than the batch count as 1 until data bind them) */
+  int64_t block = (m->block_size * 2 + m->trained_size * c->opt.nstate) * (int64_t)es;
+  int64_t ws = 0;
+  if (m->loss_grad) ws = workspace_at(&s, m->loss_grad, m->dims, m->ndims, c->batch);
+  int64_t lw = workspace_at(&s, m->loss, m->dims, m->ndims, c->batch);
+  ws = lw > ws ? lw : ws;
+  printf("\nplanned memory: %lld bytes for params, gradients and %s state; %lld bytes of workspace at batch %lld\n",
+         (long long)block, c->opt.name, (long long)ws, (long long)c->batch);
+  return 0;
+}
