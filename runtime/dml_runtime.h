@@ -286,6 +286,7 @@ typedef struct RunConfig {
   int progress;             /* -1: on a terminal; 0 off; 1 on */
   bool scores;              /* predict: every output value, not the class */
   int check_entries;        /* gradcheck: entries per param */
+  int steps;                /* bench: steps per round */
 } RunConfig;
 
 int run_train(const Model *m, const RunConfig *c);
@@ -293,5 +294,6 @@ int run_eval(const Model *m, const RunConfig *c);
 int run_predict(const Model *m, const RunConfig *c);
 int run_gradcheck(const Model *m, const RunConfig *c);
 int run_info(const Model *m, const RunConfig *c);
+int run_bench(const Model *m, const RunConfig *c);
 
 #endif

@@ -37,6 +37,20 @@ static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const doub
               1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0, c, (int)n);
 }
 
+/* The output positions [lo, hi) whose input position j*stride - pad + tap
+ * lies inside an axis of `size`: the range a kernel tap contributes to. */
+static inline int64_t tap_lo(int64_t tap, int64_t pad, int64_t stride) {
+  int64_t need = pad - tap; /* j * stride >= need */
+  return need <= 0 ? 0 : (need + stride - 1) / stride;
+}
+
+static inline int64_t tap_hi(int64_t tap, int64_t pad, int64_t stride, int64_t size, int64_t out) {
+  int64_t top = size - 1 + pad - tap; /* j * stride <= top */
+  if (top < 0) return 0;
+  int64_t hi = top / stride + 1;
+  return hi < out ? hi : out;
+}
+
 #define DMLRT_DEFINE(T, S, EXP, LOG)                                                                              \
   void dmlrt_reduce_##S(int op, const T *x, T *y, int64_t outer, int64_t n, int64_t inner) {                    \
     for (int64_t o = 0; o < outer; o++)                                                                          \
@@ -173,26 +187,35 @@ static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const doub
     memset(y, 0, sizeof(T) * (size_t)(n * n));                                                                   \
     for (int64_t i = 0; i < n; i++) y[i * n + i] = 1;                                                            \
   }                                                                                                              \
-  /* shape: N C H W O KH KW OH OW sh sw ph pw (pool: O = C) */                                                   \
+  /* shape: N C H W O KH KW OH OW sh sw ph pw (pool: O = C).                    \
+   * Direct convolution, one kernel tap at a time: for tap (p, q) the output  \
+   * columns whose input column is inside the image form one range, so the   \
+   * inner loop has no bounds tests and runs over contiguous memory (stride  \
+   * 1) for the vectoriser. No scratch memory. */                              \
   void dmlrt_conv2d_##S(const T *x, const T *w, T *y, const int64_t *s) {                                       \
     int64_t N = s[0], C = s[1], H = s[2], W = s[3], O = s[4], KH = s[5], KW = s[6], OH = s[7], OW = s[8];        \
+    int64_t sh = s[9], sw = s[10], ph = s[11], pw = s[12];                                                       \
+    memset(y, 0, sizeof(T) * (size_t)(N * O * OH * OW));                                                         \
     for (int64_t b = 0; b < N; b++)                                                                              \
-      for (int64_t o = 0; o < O; o++)                                                                            \
-        for (int64_t i = 0; i < OH; i++)                                                                         \
-          for (int64_t j = 0; j < OW; j++) {                                                                     \
-            T acc = 0;                                                                                           \
-            for (int64_t c = 0; c < C; c++)                                                                      \
-              for (int64_t p = 0; p < KH; p++) {                                                                 \
-                int64_t r = i * s[9] - s[11] + p;                                                                \
-                if (r < 0 || r >= H) continue;                                                                   \
-                for (int64_t q = 0; q < KW; q++) {                                                               \
-                  int64_t t = j * s[10] - s[12] + q;                                                             \
-                  if (t < 0 || t >= W) continue;                                                                 \
-                  acc += x[((b * C + c) * H + r) * W + t] * w[((o * C + c) * KH + p) * KW + q];                  \
-                }                                                                                                \
+      for (int64_t o = 0; o < O; o++) {                                                                          \
+        T *yp = y + (b * O + o) * OH * OW;                                                                       \
+        for (int64_t c = 0; c < C; c++) {                                                                        \
+          const T *xp = x + (b * C + c) * H * W;                                                                 \
+          for (int64_t p = 0; p < KH; p++)                                                                       \
+            for (int64_t q = 0; q < KW; q++) {                                                                   \
+              T wv = w[((o * C + c) * KH + p) * KW + q];                                                         \
+              int64_t j0 = tap_lo(q, pw, sw), j1 = tap_hi(q, pw, sw, W, OW);                                     \
+              for (int64_t i = tap_lo(p, ph, sh), i1 = tap_hi(p, ph, sh, H, OH); i < i1; i++) {                  \
+                T *yr = yp + i * OW;                                                                             \
+                int64_t at = (i * sh - ph + p) * W - pw + q; /* + j * sw >= 0 for j >= j0 */                       \
+                if (sw == 1)                                                                                     \
+                  for (int64_t j = j0; j < j1; j++) yr[j] += wv * xp[at + j];                                      \
+                else                                                                                             \
+                  for (int64_t j = j0; j < j1; j++) yr[j] += wv * xp[at + j * sw];                                 \
               }                                                                                                  \
-            y[((b * O + o) * OH + i) * OW + j] = acc;                                                            \
-          }                                                                                                      \
+            }                                                                                                    \
+        }                                                                                                        \
+      }                                                                                                          \
   }                                                                                                              \
   void dmlrt_pool2d_##S(int is_max, const T *x, T *y, const int64_t *s) {                                       \
     int64_t NC = s[0] * s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                    \
@@ -211,29 +234,33 @@ static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const doub
           y[(c * OH + i) * OW + j] = is_max ? best : acc / (T)(KH * KW);                                         \
         }                                                                                                        \
   }                                                                                                              \
-  /* adjoints: every product x*w of the forward sum sends g back to x or w;   \
-   * shape as conv2d (H, W of x; OH, OW of g) */                                 \
+  /* adjoints: every product x*w of the forward sum sends g back to x or w,   \
+   * tap by tap as in the forward kernel; shape as conv2d (H, W of x; OH, OW  \
+   * of g) */                                                                    \
   void dmlrt_conv2d_backward_##S(int for_input, const T *x, const T *w, const T *g, T *out, const int64_t *s) { \
     int64_t N = s[0], C = s[1], H = s[2], W = s[3], O = s[4], KH = s[5], KW = s[6], OH = s[7], OW = s[8];        \
+    int64_t sh = s[9], sw = s[10], ph = s[11], pw = s[12];                                                       \
     memset(out, 0, sizeof(T) * (size_t)(for_input ? N * C * H * W : O * C * KH * KW));                           \
     for (int64_t b = 0; b < N; b++)                                                                              \
-      for (int64_t o = 0; o < O; o++)                                                                            \
-        for (int64_t i = 0; i < OH; i++)                                                                         \
-          for (int64_t j = 0; j < OW; j++) {                                                                     \
-            T gv = g[((b * O + o) * OH + i) * OW + j];                                                           \
-            for (int64_t c = 0; c < C; c++)                                                                      \
-              for (int64_t p = 0; p < KH; p++) {                                                                 \
-                int64_t r = i * s[9] - s[11] + p;                                                                \
-                if (r < 0 || r >= H) continue;                                                                   \
-                for (int64_t q = 0; q < KW; q++) {                                                               \
-                  int64_t t = j * s[10] - s[12] + q;                                                             \
-                  if (t < 0 || t >= W) continue;                                                                 \
-                  int64_t xi = ((b * C + c) * H + r) * W + t, wi = ((o * C + c) * KH + p) * KW + q;              \
-                  if (for_input) out[xi] += gv * w[wi];                                                          \
-                  else out[wi] += gv * x[xi];                                                                    \
-                }                                                                                                \
+      for (int64_t o = 0; o < O; o++) {                                                                          \
+        const T *gp = g + (b * O + o) * OH * OW;                                                                 \
+        for (int64_t c = 0; c < C; c++)                                                                          \
+          for (int64_t p = 0; p < KH; p++)                                                                       \
+            for (int64_t q = 0; q < KW; q++) {                                                                   \
+              int64_t wi = ((o * C + c) * KH + p) * KW + q;                                                      \
+              int64_t j0 = tap_lo(q, pw, sw), j1 = tap_hi(q, pw, sw, W, OW);                                     \
+              T acc = 0, wv = w[wi];                                                                             \
+              for (int64_t i = tap_lo(p, ph, sh), i1 = tap_hi(p, ph, sh, H, OH); i < i1; i++) {                  \
+                const T *gr = gp + i * OW;                                                                       \
+                int64_t row = ((b * C + c) * H + i * sh - ph + p) * W - pw + q;                                  \
+                if (for_input)                                                                                     \
+                  for (int64_t j = j0; j < j1; j++) out[row + j * sw] += wv * gr[j];                               \
+                else                                                                                               \
+                  _Pragma("omp simd reduction(+ : acc)") for (int64_t j = j0; j < j1; j++) acc += gr[j] * x[row + j * sw];\
               }                                                                                                  \
-          }                                                                                                      \
+              if (!for_input) out[wi] += acc;                                                                    \
+            }                                                                                                    \
+      }                                                                                                          \
   }                                                                                                              \
   void dmlrt_pool2d_backward_##S(int is_max, const T *x, const T *g, T *dx, const int64_t *s) {                 \
     int64_t NC = s[0] * s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                    \

@@ -25,6 +25,7 @@ static const char usage_text[] =
     "  predict      predictions for --data FILE, one line per example, on stdout\n"
     "  gradcheck    compare the compiled gradient with finite differences\n"
     "  info         params, shapes, inputs, training settings, planned memory\n"
+    "  bench        time training steps on random data of the batch size (--steps N)\n"
     "\n"
     "options (defaults from the model's train block):\n"
     "  --data FILE | NAME=FILE  training data (csv: the file; npy/idx: one file per input)\n"
@@ -116,7 +117,7 @@ static bool default_csv(const Model *m, DataSource *src, DataInput *buf) {
 
 static bool config_from_spec(const Model *m, RunConfig *c, DataInput *data_buf, DataInput *val_buf) {
   const Json *t = m->train;
-  *c = (RunConfig){.batch = 32, .epochs = 10, .seed = 1, .progress = -1, .check_entries = 30, .metric = m->metric};
+  *c = (RunConfig){.batch = 32, .epochs = 10, .seed = 1, .progress = -1, .check_entries = 30, .steps = 200, .metric = m->metric};
   const Json *data = json_get(t, "data"), *val = json_get(t, "val_data");
   if (data && !data_from_spec(m, data, &c->data, data_buf)) return false;
   if (val && !data_from_spec(m, val, &c->val_data, val_buf)) return false;
@@ -184,7 +185,7 @@ static const NumOpt num_opts[] = {
     {"--epochs", 'p'}, {"--batch", 'p'}, {"--seed", 'i'},  {"--lr", 'r'},    {"--momentum", 'f'},
     {"--beta1", 'f'},  {"--beta2", 'f'}, {"--eps", 'r'},   {"--alpha", 'f'}, {"--weight-decay", 'n'},
     {"--l1", 'n'},     {"--clip", 'r'},  {"--split", 'f'}, {"--every", 'p'}, {"--gamma", 'r'},
-    {"--min-lr", 'n'}, {"--warmup", 'p'}, {"--entries", 'p'},
+    {"--min-lr", 'n'}, {"--warmup", 'p'}, {"--entries", 'p'}, {"--steps", 'p'},
 };
 
 static void set_num(RunConfig *c, const char *name, double v) {
@@ -194,6 +195,7 @@ static void set_num(RunConfig *c, const char *name, double v) {
   else if (strcmp(name, "--every") == 0) c->sched.every = (int)v;
   else if (strcmp(name, "--warmup") == 0) c->sched.warmup_epochs = (int)v;
   else if (strcmp(name, "--entries") == 0) c->check_entries = (int)v;
+  else if (strcmp(name, "--steps") == 0) c->steps = (int)v;
   else if (strcmp(name, "--lr") == 0) c->opt.lr = v;
   else if (strcmp(name, "--momentum") == 0) c->opt.momentum = v;
   else if (strcmp(name, "--beta1") == 0) c->opt.beta1 = v;
@@ -306,15 +308,16 @@ int main(int argc, char **argv) {
     model_close(&m);
     return argc < 2 ? 2 : 0;
   }
-  static const char *const cmds[] = {"train", "eval", "predict", "gradcheck", "info"};
-  int (*const runs[])(const Model *, const RunConfig *) = {run_train, run_eval, run_predict, run_gradcheck, run_info};
+  static const char *const cmds[] = {"train", "eval", "predict", "gradcheck", "info", "bench"};
+  int (*const runs[])(const Model *, const RunConfig *) = {run_train, run_eval, run_predict, run_gradcheck, run_info,
+                                                           run_bench};
   int cmd = -1;
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 6; i++)
     if (strcmp(argv[1], cmds[i]) == 0) cmd = i;
   RunConfig c;
   DataInput dbuf[MAX_DATA_INPUTS], vbuf[MAX_DATA_INPUTS];
   int status;
-  if (cmd < 0) status = usage_error("unknown command `%s`; the commands are train, eval, predict, gradcheck, info", argv[1]);
+  if (cmd < 0) status = usage_error("unknown command `%s`; the commands are train, eval, predict, gradcheck, info, bench", argv[1]);
   else if (!config_from_spec(&m, &c, dbuf, vbuf)) {
     fprintf(stderr, "%s\n", rt_message());
     status = 1;

@@ -949,3 +949,46 @@ int run_info(const Model *m, const RunConfig *c) {
          (long long)block, c->opt.name, (long long)ws, (long long)c->batch);
   return 0;
 }
+
+/* ---- bench ------------------------------------------------------------------------ */
+
+/* Training steps (loss_grad and the optimizer update) on random data of
+ * the batch size: the time a step takes, without data loading. */
+int run_bench(const Model *m, const RunConfig *c) {
+  if (!m->ngrads) return rt_error("the loss depends on no param: there is no training step to time"), 1;
+  Session s;
+  bool ok = session_open(&s, m, c, DATA_NONE);
+  if (!ok) {
+    session_free(&s);
+    return 1;
+  }
+  for (int i = 0; i < m->ninputs; i++) { /* features ~ N(0, 1), labels uniform over the classes */
+    int64_t n = c->batch * known_width(&s, &m->inputs[i]);
+    for (int64_t k = 0; k < n; k++) {
+      if (m->inputs[i].type == RT_I32)
+        ((int32_t *)s.batch_bufs[i])[k] = (int32_t)(rng_uniform(&s.rng) * (m->classes > 0 ? m->classes : 2));
+      else if (m->inputs[i].type == RT_F64) ((double *)s.batch_bufs[i])[k] = i == m->label ? rng_uniform(&s.rng) : rng_normal(&s.rng);
+      else ((float *)s.batch_bufs[i])[k] = (float)(i == m->label ? rng_uniform(&s.rng) : rng_normal(&s.rng));
+    }
+  }
+  void *outputs[257];
+  double loss_val[1];
+  outputs[0] = loss_val;
+  for (int g = 0; g < m->ngrads; g++) outputs[g + 1] = s.grads + (size_t)m->params[m->grads[g]].offset * s.es;
+  int steps = c->steps > 0 ? c->steps : 200;
+  double best = INFINITY, total = 0;
+  for (int rep = -1; ok && rep < 5; rep++) { /* one warm-up round, then the best of 5 */
+    double t = now();
+    for (int k = 0; ok && k < steps; k++) {
+      ok = call(&s, m->loss_grad, m->dims, m->ndims, c->batch, s.batch_bufs, outputs);
+      optim_step(&s.opt, s.params, s.grads, s.opt.lr, 1);
+    }
+    double dt = (now() - t) / steps;
+    if (rep >= 0) best = dt < best ? dt : best, total += dt;
+  }
+  if (ok)
+    printf("%s: %.6f ms per training step (best of 5 rounds of %d; mean %.6f ms) at batch %lld, %s, %.0f examples/s\n",
+           m->name, 1e3 * best, steps, 1e3 * total / 5, (long long)c->batch, s.opt.name, (double)c->batch / best);
+  session_free(&s);
+  return ok ? 0 : 1;
+}
