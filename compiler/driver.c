@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include "front.h"
@@ -34,6 +35,7 @@ static const char *usage_text =
     "  gradcheck FILE         compare loss_grad with finite differences (f64)\n"
     "  build FILE [-o NAME]               native executable: ./NAME train|eval|predict|gradcheck|info\n"
     "  build FILE --lib [-o libNAME.so]   native shared library + NAME.h for C callers\n"
+    "  run FILE [-- ARGS]     build into a cache (keyed by the sources) and run ./NAME ARGS (default: train)\n"
     "  build FILE -c [-o NAME.o]          native relocatable object\n"
     "  emit loops FILE        print the kernels and memory plan of each entry point\n"
     "  emit llvm FILE         print the LLVM IR\n"
@@ -66,6 +68,8 @@ typedef struct Options {
   const char *output;
   bool lib, object, stats;
   int opt_level;
+  char **run_args;          /* run: what follows `--`, for the executable */
+  int nrun_args;
 } Options;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -87,7 +91,11 @@ static bool parse_args(int argc, char **argv, Options *o, int *status) { /* may 
   o->files = calloc((size_t)argc, sizeof(char *));
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    if (strcmp(a, "--") == 0) { /* run: the rest belongs to the model executable */
+      o->run_args = argv + i + 1;
+      o->nrun_args = argc - i - 1;
+      break;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(usage_text, stdout);
       *status = 0;
       return false;
@@ -453,7 +461,83 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
   return status;
 }
 
-static const char *commands[] = {"check", "emit", "gradcheck", "build"};
+/* FNV-1a: the cache key of `dmlc run` over everything that shapes the build. */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static bool make_dirs(char *path) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    bool ok = mkdir(path, 0755) == 0 || errno == EEXIST;
+    *p = '/';
+    if (!ok) return false;
+  }
+  return mkdir(path, 0755) == 0 || errno == EEXIST;
+}
+
+/* The cache folder: $DMLC_CACHE, $XDG_CACHE_HOME/dmlc or ~/.cache/dmlc. */
+static const char *cache_dir(Arena *a) {
+  const char *env = getenv("DMLC_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  if (env && *env) return env;
+  if (xdg && *xdg) return arena_printf(a, "%s/dmlc", xdg);
+  if (home && *home) return arena_printf(a, "%s/.cache/dmlc", home);
+  return arena_printf(a, "/tmp/dmlc-cache-%d", (int)getuid());
+}
+
+/* dmlc run FILE [-- ARGS]: build into the cache (unless the same sources
+ * were built before) and run the executable with ARGS, `train` by default. */
+static int cmd_run(const Options *o, const char *stdlib_dir) {
+  if (o->nfiles != 1) return usage_error("%s", "run takes exactly one file: dmlc run model.dml [-- train --epochs 5]");
+  if (o->lib || o->object || o->output) return usage_error("%s", "run builds into its cache; use build for -o, --lib or -c");
+  Front f;
+  front_init(&f, stdlib_dir);
+  int status = 1;
+  if (load_and_check(&f, o->files[0], o, true)) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, DMLC_VERSION, sizeof DMLC_VERSION);
+    int knobs[2] = {o->sema.model_float, o->opt_level};
+    h = fnv1a(h, knobs, sizeof knobs);
+    for (int i = 0; i < f.nsources; i++) {
+      h = fnv1a(h, f.sources[i]->name, strlen(f.sources[i]->name) + 1);
+      h = fnv1a(h, f.sources[i]->text, f.sources[i]->len);
+    }
+    char *dir = (char *)cache_dir(&f.arena);
+    const char *exe = arena_printf(&f.arena, "%s/%s-%016llx", dir, model_name(&f.arena, o->files[0]), (unsigned long long)h);
+    status = 0;
+    if (access(exe, X_OK) != 0) {
+      if (!make_dirs(dir)) {
+        fprintf(stderr, "dmlc: cannot create the cache folder %s: %s\n", dir, strerror(errno));
+        status = 1;
+      } else {
+        Options b = *o;
+        b.output = exe;
+        status = cmd_build(&b, stdlib_dir);
+      }
+    }
+    if (status == 0) {
+      char **args = calloc((size_t)o->nrun_args + 3, sizeof *args);
+      args[0] = (char *)exe;
+      int n = 1;
+      if (!o->nrun_args) args[n++] = "train";
+      for (int i = 0; i < o->nrun_args; i++) args[n++] = o->run_args[i];
+      fflush(stdout);
+      fflush(stderr);
+      execv(exe, args);
+      fprintf(stderr, "dmlc: cannot run %s: %s\n", exe, strerror(errno));
+      free(args);
+      status = 1;
+    }
+  }
+  if (flush(&f, o)) status = 1;
+  front_free(&f);
+  return status;
+}
+
+static const char *commands[] = {"check", "emit", "gradcheck", "build", "run"};
 
 int main(int argc, char **argv) {
   /* diagnostics go out in blocks, not a byte at a time */
@@ -471,6 +555,7 @@ int main(int argc, char **argv) {
   else if (strcmp(o.cmd, "emit") == 0) status = cmd_emit(&o, stdlib_dir);
   else if (strcmp(o.cmd, "gradcheck") == 0) status = cmd_gradcheck(&o, stdlib_dir);
   else if (strcmp(o.cmd, "build") == 0) status = cmd_build(&o, stdlib_dir);
+  else if (strcmp(o.cmd, "run") == 0) status = cmd_run(&o, stdlib_dir);
   else {
     const char *best = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -479,7 +564,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "dmlc: unknown command `%s`; did you mean `%s`?\nrun `dmlc --help` for usage\n", o.cmd, best);
       status = 2;
     } else {
-      status = usage_error("unknown command `%s`; the commands are check, emit, gradcheck and build", o.cmd);
+      status = usage_error("unknown command `%s`; the commands are check, emit, gradcheck, build and run", o.cmd);
     }
   }
   arena_free(&a);

@@ -1,0 +1,185 @@
+#!/bin/sh
+# End-to-end tests of model executables: build an example with dmlc, train
+# it on its real data, and check what comes out (accuracy reached, files
+# written, exact error messages). Usage: run_train.sh DMLC TOP CASE
+set -u
+dmlc=$1
+top=$2
+case_name=$3
+work=$(mktemp -d "${TMPDIR:-/tmp}/dmlc-train.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export DMLC_CACHE="$work/cache"
+
+fail() {
+  echo "FAIL ($case_name): $*"
+  exit 1
+}
+
+build() { # build NAME [dmlc options]: examples/NAME.dml -> $work/NAME
+  name=$1
+  shift
+  "$dmlc" build "$top/examples/$name.dml" -o "$work/$name" "$@" || fail "dmlc build $name $*"
+}
+
+# expect STATUS PATTERN -- CMD...: CMD exits with STATUS and its stdout+stderr match PATTERN (grep -E)
+expect() {
+  want=$1
+  pattern=$2
+  shift 3
+  "$@" >"$work/out" 2>&1
+  got=$?
+  [ "$got" = "$want" ] || { cat "$work/out"; fail "$* exited with $got, not $want"; }
+  grep -Eq -- "$pattern" "$work/out" || { cat "$work/out"; fail "output of $* does not match: $pattern"; }
+}
+
+# last_metric LOG.csv: the validation metric of the last epoch
+last_metric() { tail -n 1 "$1" | cut -d, -f4; }
+
+at_least() { # at_least VALUE MIN WHAT
+  awk -v v="$1" -v m="$2" 'BEGIN { exit !(v + 0 >= m + 0) }' || fail "$3 is $1, below $2"
+  echo "$3: $1 (>= $2)"
+}
+
+at_most() {
+  awk -v v="$1" -v m="$2" 'BEGIN { exit !(v + 0 <= m + 0) }' || fail "$3 is $1, above $2"
+  echo "$3: $1 (<= $2)"
+}
+
+case $case_name in
+mlp_accuracy)
+  build mlp_digits
+  "$work/mlp_digits" train --log "$work/log.csv" --plot "$work/curves.svg" --save "$work/mlp.safetensors" >"$work/out" ||
+    fail "training failed: $(cat "$work/out")"
+  [ "$(head -n 1 "$work/log.csv")" = "epoch,train_loss,val_loss,val_metric,seconds" ] || fail "log header"
+  [ "$(wc -l <"$work/log.csv")" -eq 31 ] || fail "the log should have 30 epochs"
+  at_least "$(last_metric "$work/log.csv")" 0.96 "mlp_digits validation accuracy"
+  grep -q '<svg' "$work/curves.svg" && grep -q 'validation loss' "$work/curves.svg" || fail "no plot"
+  # eval on the same validation split gives the logged accuracy
+  acc=$(awk -F, 'END { printf "%.2f%%", 100 * $4 }' "$work/log.csv")
+  expect 0 "validation: 359 examples .* accuracy $acc" -- "$work/mlp_digits" eval --load "$work/mlp.safetensors"
+  # predict: one class per example, in 0..9
+  "$work/mlp_digits" predict --load "$work/mlp.safetensors" --data "$top/examples/data/digits.csv" >"$work/pred" ||
+    fail "predict failed"
+  [ "$(wc -l <"$work/pred")" -eq 1797 ] || fail "predict should print 1797 lines"
+  grep -Eqv '^[0-9]$' "$work/pred" && fail "predict printed something other than classes"
+  right=$(cut -d, -f65 "$top/examples/data/digits.csv" | paste -d' ' - "$work/pred" | awk '$1 == $2' | wc -l)
+  at_least "$right" 1720 "correct predictions of 1797 (train and validation)"
+  ;;
+logreg_accuracy)
+  build logreg
+  "$work/logreg" train --quiet --log "$work/log.csv" || fail "training failed"
+  at_least "$(last_metric "$work/log.csv")" 0.96 "logreg validation accuracy"
+  ;;
+linreg_rmse)
+  build linreg
+  "$work/linreg" train --quiet --log "$work/log.csv" || fail "training failed"
+  first=$(sed -n 2p "$work/log.csv" | cut -d, -f4)
+  at_most "$(last_metric "$work/log.csv")" 60 "linreg validation rmse (epoch 1: $first)"
+  ;;
+rnn_accuracy)
+  build rnn_digits
+  "$work/rnn_digits" train --quiet --log "$work/log.csv" || fail "training failed"
+  at_least "$(last_metric "$work/log.csv")" 0.95 "rnn_digits validation accuracy"
+  ;;
+resume)
+  # 4 epochs straight == 2 epochs, then resumed to 4: the same bytes
+  build mlp_digits
+  "$work/mlp_digits" train --quiet --epochs 4 --save "$work/a.st" || fail "train 4"
+  "$work/mlp_digits" train --quiet --epochs 2 --save "$work/b.st" || fail "train 2"
+  "$work/mlp_digits" train --quiet --epochs 4 --resume "$work/b.st" --save "$work/c.st" || fail "resume"
+  cmp "$work/a.st" "$work/c.st" || fail "a resumed run differs from an uninterrupted one"
+  # and a different seed gives different params
+  "$work/mlp_digits" train --quiet --epochs 4 --seed 2 --save "$work/d.st" || fail "seed 2"
+  cmp -s "$work/a.st" "$work/d.st" && fail "seeds 1 and 2 gave the same params"
+  # --load starts from saved params with a fresh optimizer: one more epoch lowers the loss
+  "$work/mlp_digits" train --quiet --epochs 1 --load "$work/a.st" --log "$work/l.csv" || fail "load"
+  "$work/mlp_digits" train --quiet --epochs 5 --log "$work/m.csv" || fail "train 5"
+  expect 0 'epoch 4/4' -- "$work/mlp_digits" train --epochs 4 --resume "$work/b.st"
+  echo "resumed run identical"
+  ;;
+determinism)
+  build mlp_digits
+  "$work/mlp_digits" train --quiet --epochs 3 --save "$work/a.st" --log "$work/a.csv" || fail "run 1"
+  "$work/mlp_digits" train --quiet --epochs 3 --save "$work/b.st" --log "$work/b.csv" || fail "run 2"
+  cmp "$work/a.st" "$work/b.st" || fail "two runs with the same seed differ"
+  cut -d, -f1-4 "$work/a.csv" >"$work/a4"
+  cut -d, -f1-4 "$work/b.csv" >"$work/b4"
+  cmp "$work/a4" "$work/b4" || fail "the logs differ"
+  ;;
+checkpoint_errors)
+  build mlp_digits
+  build logreg
+  "$work/mlp_digits" train --quiet --epochs 1 --save "$work/a.st" || fail "train"
+  size=$(wc -c <"$work/a.st")
+  head -c $((size - 7)) "$work/a.st" >"$work/trunc.st"
+  expect 1 "^$work/trunc.st: error: truncated checkpoint: the tensors need [0-9]+ bytes of data but the file has [0-9]+$" \
+    -- "$work/mlp_digits" eval --load "$work/trunc.st"
+  head -c 5 "$work/a.st" >"$work/tiny.st"
+  expect 1 "truncated checkpoint: the file has 5 bytes, fewer than the 8 of the header size" \
+    -- "$work/mlp_digits" eval --load "$work/tiny.st"
+  printf 'garbage that is not a checkpoint at all' >"$work/junk.st"
+  expect 1 "^$work/junk.st: error: " -- "$work/mlp_digits" eval --load "$work/junk.st"
+  expect 1 "^error: cannot read $work/none.st: No such file or directory" \
+    -- "$work/mlp_digits" eval --load "$work/none.st"
+  # a checkpoint of another model: the shape mismatch names the param and its declaration
+  "$work/logreg" train --quiet --epochs 1 --save "$work/lr.st" || fail "logreg"
+  expect 1 "no tensor \`W1\`|\`W1\`" -- "$work/mlp_digits" eval --load "$work/lr.st"
+  # a half-written save leaves the old file: saving into a missing folder fails cleanly
+  expect 1 "^error: cannot write $work/no/dir.st: No such file or directory" \
+    -- "$work/mlp_digits" train --quiet --epochs 1 --save "$work/no/dir.st"
+  [ -z "$(ls "$work" | grep tmp)" ] || fail "a temporary file was left behind"
+  ;;
+data_errors)
+  build mlp_digits
+  d="$top/examples/data/digits.csv"
+  head -n 5 "$d" >"$work/short.csv"
+  sed -n 6p "$d" | cut -d, -f1-64 >>"$work/short.csv"
+  expect 1 "^$work/short.csv:6:[0-9]+: error: " -- "$work/mlp_digits" train --data "$work/short.csv"
+  head -n 3 "$d" >"$work/nan.csv"
+  sed -n 4p "$d" | sed 's/^[0-9]*,/abc,/' >>"$work/nan.csv"
+  expect 1 "^$work/nan.csv:4:1: error: \`abc\` is not a number" -- "$work/mlp_digits" train --data "$work/nan.csv"
+  head -n 3 "$d" >"$work/label.csv"
+  sed -n 4p "$d" | sed 's/,[0-9]*$/,10/' >>"$work/label.csv"
+  expect 1 "^$work/label.csv:4:[0-9]+: error: label 10 is out of range 0..9 for \`y\`" \
+    -- "$work/mlp_digits" train --data "$work/label.csv"
+  expect 1 "^$work/missing.csv: error: cannot open: No such file or directory" \
+    -- "$work/mlp_digits" train --data "$work/missing.csv"
+  cut -d, -f1-30 "$d" >"$work/narrow.csv"
+  expect 1 "^$work/narrow.csv:1(:[0-9]+)?: error: column 63 is selected for \`x\` but the row has only 30 fields" -- "$work/mlp_digits" train --data "$work/narrow.csv"
+  ;;
+nan_stop)
+  build linreg
+  expect 1 "^$top/examples/linreg.dml:[0-9]+:[0-9]+: error: the loss became (inf|nan) at epoch [0-9]+, batch [0-9]+" \
+    -- "$work/linreg" train --lr 10 --no-standardize
+  ;;
+cli)
+  build mlp_digits
+  expect 2 "unknown command \`trian\`" -- "$work/mlp_digits" trian
+  expect 2 "unknown option \`--epoks\`" -- "$work/mlp_digits" train --epoks 3
+  expect 2 "\-\-epochs expects a positive integer, not \`0\`" -- "$work/mlp_digits" train --epochs 0
+  expect 2 "\-\-lr expects a positive number, not \`x\`" -- "$work/mlp_digits" train --lr x
+  expect 2 "unknown optimizer \`adamm\`" -- "$work/mlp_digits" train --optimizer adamm
+  expect 0 "^usage: mlp_digits COMMAND" -- "$work/mlp_digits" --help
+  expect 0 "W1 +f32\[64, 64\] +4096 values +init glorot" -- "$work/mlp_digits" info
+  expect 0 "planned memory: [0-9]+ bytes" -- "$work/mlp_digits" info
+  expect 0 "training mlp_digits: 1438 examples, 359 for validation, batch 32, sgd, 1 epochs" \
+    -- "$work/mlp_digits" train --epochs 1 --batch 32 --optimizer sgd --lr 0.1
+  expect 0 "ms per training step" -- "$work/mlp_digits" bench --steps 5
+  # dmlc run: builds once into the cache, then reuses it
+  expect 0 "epoch 1/1" -- "$dmlc" run "$top/examples/logreg.dml" -- train --epochs 1
+  [ "$(ls "$DMLC_CACHE" | wc -l)" -eq 1 ] || fail "dmlc run did not cache one executable"
+  expect 0 "params:" -- "$dmlc" run "$top/examples/logreg.dml" -- info
+  [ "$(ls "$DMLC_CACHE" | wc -l)" -eq 1 ] || fail "dmlc run rebuilt the same sources"
+  ;;
+gradcheck_*)
+  name=${case_name#gradcheck_}
+  build "$name" --dtype f64
+  expect 0 "all gradients agree \(tolerance 1e-06\)" -- "$work/$name" gradcheck
+  build "$name"
+  expect 0 "all gradients agree \(tolerance 1e-02\)" -- "$work/$name" gradcheck
+  ;;
+*)
+  fail "unknown case"
+  ;;
+esac
+exit 0
