@@ -77,6 +77,7 @@ bool link_with_runtime(const char *object, const char *output, bool shared, Aren
   argv[n++] = (char *)object;
   argv[n++] = lib;
   for (char *save = NULL, *tok = strtok_r(blas, " ", &save); tok && n < 28; tok = strtok_r(NULL, " ", &save)) argv[n++] = tok;
+  if (*DMLC_LINK_EXTRA) argv[n++] = DMLC_LINK_EXTRA; /* a sanitizer build's runtime needs its libraries */
   argv[n++] = "-lm";
   argv[n] = NULL;
   return run(argv, d);

@@ -42,5 +42,10 @@ int main(void) {
   int status = mlp_digits_loss_grad(dims, inputs, params, outputs, ws);
   printf("label 10: status %d, %s\n", status, dmlrt_error());
   ok &= status == 1 && strstr(dmlrt_error(), "label 10 is out of range 0..9") != NULL;
+  for (int p = 0; p < MLP_DIGITS_NPARAMS; p++) {
+    free(params[p]);
+    free(grads[p]);
+  }
+  free(ws);
   return ok ? 0 : 1;
 }
