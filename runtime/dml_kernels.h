@@ -32,9 +32,10 @@ int dmlrt_fail(const char *where, const char *fmt, ...) __attribute__((format(pr
   void dmlrt_mse_##S(const T *a, const T *b, T *out, int64_t n);                                                 \
   void dmlrt_norm_##S(int p, const T *x, T *out, int64_t n);                                                     \
   void dmlrt_eye_##S(T *y, int64_t n);                                                                           \
-  void dmlrt_conv2d_##S(const T *x, const T *w, T *y, const int64_t *shape);                                    \
+  void dmlrt_conv2d_##S(const T *x, const T *w, T *y, const int64_t *shape, T *scratch);                                    \
   void dmlrt_pool2d_##S(int is_max, const T *x, T *y, const int64_t *shape);                                     \
-  void dmlrt_conv2d_backward_##S(int for_input, const T *x, const T *w, const T *g, T *out, const int64_t *shape); \
+  void dmlrt_conv2d_backward_##S(int for_input, const T *x, const T *w, const T *g, T *out, const int64_t *shape,  \
+                                 T *scratch);                                                                 \
   void dmlrt_pool2d_backward_##S(int is_max, const T *x, const T *g, T *dx, const int64_t *shape);
 
 DMLRT_DECLARE(float, f32)

@@ -34,6 +34,7 @@ typedef struct Cg {
   const IrFunc *f;
   const Schedule *s;
   LLVMValueRef fn, dims_arg, inputs_arg, params_arg, outputs_arg, ws_arg;
+  LLVMValueRef scratch;    /* the workspace's tail: im2col buffers of convolutions */
   LLVMValueRef *syms;      /* loaded symbolic dims, by f->dim_syms index */
   LLVMValueRef *ptrs;      /* storage pointer of each stored value */
   LLVMValueRef *scalar;    /* per-iteration value of fused nodes (loop body) */
@@ -671,10 +672,10 @@ static void emit_call_kernel(Cg *g, IrVal v) {
     LLVMValueRef shape = i64_array(g, sh, 13);
     if (in->op == IR_CONV2D_BWD_INPUT || in->op == IR_CONV2D_BWD_WEIGHT) {
       snprintf(name, sizeof name, "dmlrt_conv2d_backward_%s", sfx(dt));
-      LLVMValueRef args[6] = {LLVMConstInt(g->i32, in->op == IR_CONV2D_BWD_INPUT, 0), storage_ptr(g, xv),
-                              storage_ptr(g, wv), storage_ptr(g, yv), y, shape};
-      LLVMTypeRef types[6] = {g->i32, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr};
-      call(g, name, g->vd, args, types, 6);
+      LLVMValueRef args[7] = {LLVMConstInt(g->i32, in->op == IR_CONV2D_BWD_INPUT, 0), storage_ptr(g, xv),
+                              storage_ptr(g, wv), storage_ptr(g, yv), y, shape, g->scratch};
+      LLVMTypeRef types[7] = {g->i32, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr};
+      call(g, name, g->vd, args, types, 7);
       return;
     }
     if (in->op == IR_MAXPOOL2D_BWD || in->op == IR_AVGPOOL2D_BWD) {
@@ -687,9 +688,9 @@ static void emit_call_kernel(Cg *g, IrVal v) {
     }
     if (in->op == IR_CONV2D) {
       snprintf(name, sizeof name, "dmlrt_conv2d_%s", sfx(dt));
-      LLVMValueRef args[4] = {x, storage_ptr(g, in->args[1]), y, shape};
-      LLVMTypeRef types[4] = {g->ptr, g->ptr, g->ptr, g->ptr};
-      call(g, name, g->vd, args, types, 4);
+      LLVMValueRef args[5] = {x, storage_ptr(g, in->args[1]), y, shape, g->scratch};
+      LLVMTypeRef types[5] = {g->ptr, g->ptr, g->ptr, g->ptr, g->ptr};
+      call(g, name, g->vd, args, types, 5);
     } else {
       snprintf(name, sizeof name, "dmlrt_pool2d_%s", sfx(dt));
       LLVMValueRef args[4] = {LLVMConstInt(g->i32, in->op == IR_MAXPOOL2D, 0), x, y, shape};
@@ -794,6 +795,27 @@ static LLVMValueRef *slot_sizes(Cg *g) {
   return sz;
 }
 
+/* Bytes a convolution needs for one image in im2col form, C*KH*KW*OH*OW
+ * elements: the largest over the function's convolutions. */
+static LLVMValueRef scratch_size(Cg *g) {
+  LLVMValueRef most = ci64(g, 0);
+  for (IrVal v = 0; v < g->f->nv; v++) {
+    const IrInst *in = &g->f->v[v];
+    IrVal xv, wv, yv;
+    if (in->op == IR_CONV2D) xv = in->args[0], wv = in->args[1], yv = v;
+    else if (in->op == IR_CONV2D_BWD_INPUT) xv = in->args[2], wv = in->args[1], yv = in->args[0];
+    else if (in->op == IR_CONV2D_BWD_WEIGHT) xv = in->args[0], wv = in->args[2], yv = in->args[1];
+    else continue;
+    const IrType *X = &g->f->v[xv].ty, *Wt = &g->f->v[wv].ty, *Y = yv == v ? &in->ty : &g->f->v[yv].ty;
+    LLVMValueRef n = ci64(g, (int64_t)dtype_size(X->dt));
+    const Dim *dims[5] = {&X->dims[1], &Wt->dims[2], &Wt->dims[3], &Y->dims[2], &Y->dims[3]};
+    for (int i = 0; i < 5; i++) n = LLVMBuildMul(g->b, n, dim_value(g, *dims[i]), "");
+    n = LLVMBuildAnd(g->b, LLVMBuildAdd(g->b, n, ci64(g, 63), ""), ci64(g, ~(int64_t)63), "");
+    most = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntUGT, n, most, ""), n, most, "");
+  }
+  return most;
+}
+
 static void load_dims(Cg *g) {
   g->syms = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(g->f->ndim_syms + 1));
   for (int i = 0; i < g->f->ndim_syms; i++) {
@@ -811,7 +833,7 @@ static void emit_workspace_fn(Cg *g, const char *name) {
   g->dims_arg = LLVMGetParam(g->fn, 0);
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry"));
   load_dims(g);
-  LLVMValueRef *sz = slot_sizes(g), total = ci64(g, 0);
+  LLVMValueRef *sz = slot_sizes(g), total = scratch_size(g);
   for (int i = 0; i < g->s->nslots; i++) total = LLVMBuildAdd(g->b, total, sz[i], "");
   LLVMBuildRet(g->b, total);
 }
@@ -842,6 +864,7 @@ static void emit_main_fn(Cg *g, const char *name) {
     slot_ptr[i] = LLVMBuildGEP2(g->b, g->i8, g->ws_arg, &off, 1, "slot");
     off = LLVMBuildAdd(g->b, off, sz[i], "");
   }
+  g->scratch = LLVMBuildGEP2(g->b, g->i8, g->ws_arg, &off, 1, "scratch");
   for (IrVal v = 0; v < f->nv; v++) {
     const Storage *st = &s->st[v];
     switch (st->kind) {
