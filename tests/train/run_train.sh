@@ -76,6 +76,11 @@ linreg_rmse)
   first=$(sed -n 2p "$work/log.csv" | cut -d, -f4)
   at_most "$(last_metric "$work/log.csv")" 60 "linreg validation rmse (epoch 1: $first)"
   ;;
+cnn_accuracy)
+  build cnn_digits
+  "$work/cnn_digits" train --quiet --log "$work/log.csv" || fail "training failed"
+  at_least "$(last_metric "$work/log.csv")" 0.98 "cnn_digits validation accuracy"
+  ;;
 rnn_accuracy)
   build rnn_digits
   "$work/rnn_digits" train --quiet --log "$work/log.csv" || fail "training failed"

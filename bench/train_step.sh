@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Training step time of dmlc against PyTorch (issue #5), single thread.
+#
+# Models (bench/models/*.dml and their twins in bench/torch_mlp.py):
+#   mlp784  784-128-10 relu MLP, cross entropy, SGD lr 0.01
+#   digits  examples/mlp_digits.dml: 64-64-10 relu MLP, x/16, cross entropy
+#           + 1e-4 * l2(W1, W2), Adam lr 3e-3
+# A step is loss_grad + the optimizer update for dmlc (`EXE bench`), and
+# zero_grad, forward, loss, backward, optimizer.step for PyTorch, on one
+# fixed batch of synthetic data (inputs N(0,1), uniform labels).
+#
+# Each run of either side times one warm-up round and then 5 rounds of
+# STEPS steps and reports its best round. The script does REPEATS such runs
+# of each side, interleaved (dmlc, torch, torch tuned, then the reverse
+# order in the next repeat), and reports the median of the runs' best
+# rounds, the fastest run, and the median of the per-repeat ratios
+# dmlc/torch (a paired ratio: both sides of a repeat ran seconds apart).
+# "torch tuned" is the same loop with the optimizer's foreach (multi-tensor)
+# update and zero_grad(set_to_none=True) (torch_mlp.py --tuned); TUNED=0
+# leaves it out.
+# Peak RSS: dmlc from `/usr/bin/time -f %M` on the executable, torch from
+# getrusage(RUSAGE_SELF).ru_maxrss in the Python process after its runs
+# (so it includes the interpreter and the torch libraries); max over runs.
+#
+# Usage: bench/train_step.sh [DMLC]     (default: build/dmlc of the repository)
+# Environment: REPEATS (default 7), STEPS (default 200), BATCHES (default
+# "64"), MODELS (default "mlp784 digits"), KEEP=1 keeps the temporary
+# directory (raw outputs and the model executables).
+# Needs Debian's python3-torch (the benchmark peer only, not a dependency
+# of dmlc): apt-get install -y python3-torch
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dmlc=${1:-$root/build/dmlc}
+case $dmlc in /*) ;; *) dmlc=$PWD/$dmlc ;; esac # a relative path is relative to the current directory
+repeats=${REPEATS:-7}
+steps=${STEPS:-200}
+batches=${BATCHES:-64}
+models=${MODELS:-mlp784 digits}
+py=/usr/bin/python3
+
+die() { echo "train_step.sh: $*" >&2; exit 1; }
+[ -x "$dmlc" ] || die "no dmlc executable at $dmlc (build it, or pass its path as the first argument)"
+[ -x "$py" ] || die "$py not found"
+if ! "$py" -c 'import torch' 2>/dev/null; then
+  die "PyTorch is not installed for $py; install Debian's package with: apt-get install -y python3-torch"
+fi
+[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install -y time)"
+
+cores=$(nproc) # before OMP_NUM_THREADS is set: nproc honours it
+sides="dmlc torch"
+[ "${TUNED:-1}" = 1 ] && sides="dmlc torch torch_tuned"
+
+# One thread everywhere: OpenBLAS for dmlc, OpenMP/BLAS for torch (torch_mlp.py
+# also calls torch.set_num_threads(1)).
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+tmp=$(mktemp -d /tmp/train_step.XXXXXX)
+if [ "${KEEP:-0}" = 1 ]; then echo "keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
+
+dml_file() { case $1 in mlp784) echo mlp784 ;; digits) echo mlp_digits ;; *) die "unknown model $1" ;; esac; }
+
+for m in $models; do
+  case $m in mlp784 | digits) ;; *) die "unknown model \`$m' (models: mlp784 digits)" ;; esac
+done
+for m in $models; do
+  "$dmlc" build "$root/bench/models/$(dml_file "$m").dml" -o "$tmp/$m" || die "dmlc build failed for $m"
+done
+
+torch_version=$("$py" -c 'import torch; print(torch.__version__)')
+echo "machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "dmlc: $dmlc; torch $torch_version ($py); 1 thread; $repeats repeats of (warm-up + best of 5 rounds of $steps steps)"
+
+# raw results: one line per run: side model batch repeat best_ms rss_mb
+raw=$tmp/raw.txt
+: >"$raw"
+run_dmlc() { # model batch repeat
+  local out
+  out=$(/usr/bin/time -f 'maxrss_kb=%M' -o "$tmp/time.txt" "$tmp/$1" bench --batch "$2" --steps "$steps") ||
+    die "dmlc bench failed for $1: $out"
+  local ms kb
+  ms=$(sed -n 's/.*: \([0-9.]*\) ms per training step.*/\1/p' <<<"$out")
+  kb=$(sed -n 's/^maxrss_kb=//p' "$tmp/time.txt")
+  [ -n "$ms" ] && [ -n "$kb" ] || die "cannot parse dmlc's output: $out"
+  echo "dmlc $1 $2 $3 $ms $(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" >>"$raw"
+}
+run_torch() { # model batch repeat [--tuned]
+  local out side=torch
+  [ -n "${4:-}" ] && side=torch_tuned
+  out=$("$py" "$root/bench/torch_mlp.py" --model "$1" --batch "$2" --steps "$steps" --threads 1 ${4:-}) ||
+    die "torch_mlp.py failed for $1"
+  local ms mb
+  ms=$(sed -n 's/.* best_ms=\([0-9.]*\).*/\1/p' <<<"$out")
+  mb=$(sed -n 's/.* maxrss_mb=\([0-9.]*\).*/\1/p' <<<"$out")
+  [ -n "$ms" ] && [ -n "$mb" ] || die "cannot parse torch_mlp.py's output: $out"
+  echo "$side $1 $2 $3 $ms $mb" >>"$raw"
+}
+
+for r in $(seq 1 "$repeats"); do
+  for m in $models; do
+    for b in $batches; do
+      order=$sides
+      [ $((r % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$sides" | tac | tr '\n' ' ')
+      for side in $order; do
+        case $side in
+        dmlc) run_dmlc "$m" "$b" "$r" ;;
+        torch) run_torch "$m" "$b" "$r" ;;
+        torch_tuned) run_torch "$m" "$b" "$r" --tuned ;;
+        esac
+      done
+      printf '.' >&2
+    done
+  done
+done
+echo >&2
+
+"$py" - "$raw" <<'EOF'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    side, model, batch, rep, ms, mb = line.split()
+    runs.setdefault((model, int(batch)), {}).setdefault(side, {})[int(rep)] = (float(ms), float(mb))
+med = statistics.median
+print()
+print("| model | batch | peer | dmlc ms/step: median (best) | peer ms/step: median (best) | dmlc/peer: median of paired ratios (range) | dmlc peak RSS | peer peak RSS |")
+print("|---|---|---|---|---|---|---|---|")
+for (model, batch), s in runs.items():
+    d = s["dmlc"]
+    dm = [d[r][0] for r in sorted(d)]
+    for peer, label in (("torch", "torch"), ("torch_tuned", "torch tuned")):
+        if peer not in s:
+            continue
+        t = s[peer]
+        tm = [t[r][0] for r in sorted(t)]
+        ratios = [d[r][0] / t[r][0] for r in sorted(d) if r in t]
+        print(f"| {model} | {batch} | {label} | {med(dm):.3f} ({min(dm):.3f}) | {med(tm):.3f} ({min(tm):.3f}) "
+              f"| {med(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f}) "
+              f"| {max(v[1] for v in d.values()):.1f} MB | {max(v[1] for v in t.values()):.1f} MB |")
+print()
+print("per repeat (ms/step, best round of each run):")
+for (model, batch), s in runs.items():
+    for side in s:
+        print(f"  {model} b{batch} {side:<11} " + " ".join(f"{s[side][r][0]:.3f}" for r in sorted(s[side])))
+EOF
