@@ -789,7 +789,7 @@ static bool directional_fd(Check *ck, const RtParam *p, int64_t at, const double
   int64_t lo = v ? 0 : at, hi = v ? p->size : at + 1;
   double *w0 = malloc(sizeof *w0 * (size_t)(hi - lo));
   for (int64_t i = lo; i < hi; i++) w0[i - lo] = get(s, s->params, p->offset + i);
-  double d[2], gap[2], l0;
+  double d[2] = {0, 0}, gap[2] = {0, 0}, l0 = 0;
   bool ok = batch_loss(s, ck->k, &l0);
   for (int r = 0; ok && r < 2; r++) {
     double hh = r ? h / 2 : h, lp = 0, lm = 0;
@@ -871,7 +871,7 @@ int run_gradcheck(const Model *m, const RunConfig *c) {
     for (int64_t i = 0; i < ck.k; i++) idx[i] = i;
     fill_batch(&s, &s.train, idx, ck.k);
     void *outputs[257];
-    double loss_val[1], base;
+    double loss_val[1], base = 0;
     outputs[0] = loss_val;
     for (int g = 0; g < m->ngrads; g++) outputs[g + 1] = s.grads + (size_t)m->params[m->grads[g]].offset * s.es;
     ok = call(&s, m->loss_grad, m->dims, m->ndims, ck.k, s.batch_bufs, outputs) && batch_loss(&s, ck.k, &base);
