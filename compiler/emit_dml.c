@@ -484,11 +484,11 @@ static void print_for(Emit *E, IrVal v, int depth) {
   const IrInst *in = I(E, v);
   const IrFunc *f = E->f;
   int k = in->nargs - 2;
-  IrVal carry[8] = {0};
+  IrVal carry[IR_MAX_ARGS] = {0};
   IrVal index = -1;
   for (int i = 0; i < in->body->n; i++) {
     const IrInst *b = I(E, in->body->ids[i]);
-    if (b->op == IR_LOOP_CARRY && b->index < 8) carry[b->index] = in->body->ids[i];
+    if (b->op == IR_LOOP_CARRY && b->index < IR_MAX_ARGS) carry[b->index] = in->body->ids[i];
     if (b->op == IR_LOOP_INDEX) index = in->body->ids[i];
   }
   if (in->adjoint && !E->reverse_started && depth == 1) {
@@ -518,7 +518,7 @@ static void print_for(Emit *E, IrVal v, int depth) {
   comment(E, v);
   fputc('\n', E->out);
   print_block(E, in->body, depth + 1);
-  const char *next[8];
+  const char *next[IR_MAX_ARGS];
   for (int j = 0; j < k; j++) {
     IrVal y = in->body->yields[j];
     next[j] = NULL;

@@ -430,7 +430,7 @@ static void eval_for(Interp *I, IrVal id) {
   const IrInst *in = &I->f->v[id];
   int64_t lo = (int64_t)val(I, in->args[0])->data[0], hi = (int64_t)val(I, in->args[1])->data[0];
   int ncarry = in->nargs - 2;
-  Tensor carry[8];
+  Tensor carry[IR_MAX_ARGS];
   for (int i = 0; i < ncarry; i++) {
     const Tensor *init = val(I, in->args[2 + i]);
     carry[i] = tensor_new(init->dt, init->rank, init->dims);

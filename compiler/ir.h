@@ -41,6 +41,11 @@ extern const IrOpInfo ir_ops[IR_OP_COUNT];
 
 typedef int IrVal; /* a value id; -1 for none */
 
+/* Operands of one instruction. A loop has its bounds and carried values;
+ * the reversed loop of reverse mode carries an adjoint for every outside
+ * value the body reads, so a GRU or LSTM step needs a few dozen. */
+enum { IR_MAX_ARGS = 40 };
+
 typedef struct IrType {
   DType dt;
   int rank;
@@ -64,7 +69,7 @@ typedef struct IrBlock {
 typedef struct IrInst {
   IrOp op;
   IrType ty;
-  IrVal args[8];
+  IrVal args[IR_MAX_ARGS];
   int nargs;
   /* attributes (which ones matter depends on the op) */
   double num;         /* CONST, FILL */

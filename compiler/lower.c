@@ -267,7 +267,7 @@ static IrVal lower_user_call(Lower *L, Expr *e) {
     L->failed = true;
     return constant(L, 0, DT_F32, e->span);
   }
-  IrVal args[8];
+  IrVal args[MAX_CALL_PARAMS];
   for (int i = 0; i < fn->nparams; i++) args[i] = lower_expr(L, e->bound[i]);
   Frame *fr = ARENA_NEW(L->a, Frame);
   fr->parent = L->fr;
@@ -567,8 +567,8 @@ static void lower_for(Lower *L, Stmt *st) {
   for (int i = 0; i < ncarried; i++)
     if (find_local(L, carried[i])) carried[k++] = carried[i];
   ncarried = k;
-  if (ncarried + 2 > 8) {
-    diag_error(L->d, st->span, "a loop may carry at most 6 variables for now");
+  if (ncarried + 2 > IR_MAX_ARGS) {
+    diag_error(L->d, st->span, "a loop may carry at most %d variables for now", IR_MAX_ARGS - 2);
     L->failed = true;
     return;
   }

@@ -26,6 +26,19 @@ bool fused_reduction(IrOp op) { return op == IR_SUM || op == IR_MAX || op == IR_
 
 static bool cheap_leaf(IrOp op) { return op == IR_CONST || op == IR_FILL || op == IR_DIMSIZE; }
 
+/* xs[t] = x inside a loop, where xs is carried, read by nothing else and
+ * yielded by this update: the update can write into xs's buffer, saving a
+ * copy of the whole buffer twice an iteration (for a stack of saved values
+ * that made a loop quadratic in its length). */
+static bool updates_own_carry(const IrFunc *f, const Schedule *s, const IrVal *loop_of, IrVal v) {
+  const IrInst *in = &f->v[v];
+  if (in->op != IR_UPDATE || loop_of[v] < 0) return false;
+  IrVal c = in->args[0];
+  const IrInst *carry = &f->v[c];
+  return carry->op == IR_LOOP_CARRY && loop_of[c] == loop_of[v] && s->uses[c] == 1 &&
+         f->v[loop_of[v]].body->yields[carry->index] == v;
+}
+
 typedef struct Users {
   IrVal *v;
   int n, cap;
@@ -104,7 +117,12 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
     }
     if (yielded[v] && in->op != IR_FOR_RESULT && in->op != IR_LOOP_CARRY && in->op != IR_LOOP_INDEX) {
       /* a yield is copied into its carried buffer at the iteration's end:
-       * it needs storage of its own, never a view of another buffer */
+       * it needs storage of its own, never a view of another buffer, unless
+       * it updates that very buffer in place */
+      if (updates_own_carry(f, s, loop_of, v)) {
+        st->kind = SK_IN_PLACE;
+        st->of = in->args[0];
+      }
       continue;
     }
     if (in->op == IR_RESHAPE) {
@@ -202,7 +220,8 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
         IrVal x = b->ids[i];
         StorageKind xk = s->st[x].kind;
         pos[x] = s->nkernels; /* index, carries and fused values: where they are read */
-        if ((xk == SK_TEMP || xk == SK_OUTPUT) && f->v[x].op != IR_LOOP_INDEX && f->v[x].op != IR_LOOP_CARRY) {
+        if ((xk == SK_TEMP || xk == SK_OUTPUT || xk == SK_IN_PLACE) && f->v[x].op != IR_LOOP_INDEX &&
+            f->v[x].op != IR_LOOP_CARRY) {
           s->kernels[s->nkernels++] = x;
           if (f->v[x].op == IR_MATMUL) s->nblas++;
         } else if (xk == SK_FUSED) {
@@ -300,7 +319,7 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
   return s;
 }
 
-static const char *kind_names[] = {"fused", "input", "param", "output", "slot", "view"};
+static const char *kind_names[] = {"fused", "input", "param", "output", "slot", "view", "in place of"};
 
 static void print_tree(FILE *out, const Schedule *s, IrVal v, int depth) {
   const IrInst *in = &s->f->v[v];
@@ -330,7 +349,7 @@ void schedule_print(FILE *out, const Schedule *s) {
       continue;
     }
     fprintf(out, "  k%d: %%%d = %s %s : %s -> %s %d\n", k, v, ew ? "loop" : "call", ir_ops[in->op].name,
-            ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->index);
+            ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->kind == SK_IN_PLACE ? st->of : st->index);
     if (ew) print_tree(out, s, v, 1);
     for (int i = 0; i < in->nargs; i++) {
       IrVal x = in->args[i];

@@ -18,6 +18,8 @@ typedef enum {
   SK_OUTPUT, // the caller's output buffer `index`
   SK_TEMP,   // workspace slot `index`
   SK_VIEW,   // the storage of `of` (reshape), or its transpose read by BLAS
+  SK_IN_PLACE, // computed by its kernel into the storage of `of`: an indexed
+               // update of a loop's carried buffer that nothing else reads
 } StorageKind;
 
 typedef struct Storage {

@@ -711,7 +711,7 @@ static Type *check_tuple(Sema *s, Expr *e) {
  * `bound` gets one slot per parameter (NULL when omitted); a variadic last
  * parameter collects the rest into `rest`. */
 typedef struct Bound {
-  Expr *arg[8];
+  Expr *arg[MAX_CALL_PARAMS];
   Expr **rest;
   int nrest, caprest;
 } Bound;
@@ -889,15 +889,16 @@ static Type *check_user_call(Sema *s, Expr *e, Item *fn) {
     return fail(s);
   }
   check_fn(s, fn);
-  const char *names[8];
-  bool optional[8] = {0};
-  if (fn->nparams > 8) {
-    diag_error(s->d, e->span, "`%s` has more than 8 parameters, which calls do not support yet", fn->name);
+  const char *names[MAX_CALL_PARAMS];
+  bool optional[MAX_CALL_PARAMS] = {0};
+  if (fn->nparams > MAX_CALL_PARAMS) {
+    diag_error(s->d, e->span, "`%s` has more than %d parameters, which calls do not support yet", fn->name,
+               MAX_CALL_PARAMS);
     return fail(s);
   }
   for (int i = 0; i < fn->nparams; i++) names[i] = fn->params[i].name;
   Bound bd;
-  Type *arg_types[8] = {0};
+  Type *arg_types[MAX_CALL_PARAMS] = {0};
   bool ok = true;
   for (int i = 0; i < e->nargs; i++) ok &= !is_err(check_expr(s, e->args[i].value));
   if (!bind_args(s, e, fn->name, names, optional, fn->nparams, false, &bd) || !ok) return fail(s);

@@ -9,7 +9,7 @@
 #define DMLC_SEMA_H
 #include "ast.h"
 
-enum { MAX_RANK = 8 };
+enum { MAX_RANK = 8, MAX_CALL_PARAMS = 16 }; /* parameters of a function or builtin a call can bind */
 
 /* A dimension: a constant size, or a symbol (`n`) bound when the model runs. */
 typedef struct Dim {

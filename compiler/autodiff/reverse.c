@@ -570,7 +570,7 @@ static void reverse_loop(Ad *A, IrVal L) {
   int64_t lo = (int64_t)lo_in->num;
   /* values from outside the loop whose adjoints the body produces */
   /* outer values: read by the body, or yielded as they are (h = a) */
-  IrVal outer[9];
+  IrVal outer[IR_MAX_ARGS];
   int nouter = 0;
   for (int i = 0; i <= body->n; i++) {
     const IrInst *b = i < body->n ? &f->v[body->ids[i]] : NULL;
@@ -584,24 +584,24 @@ static void reverse_loop(Ad *A, IrVal L) {
       if (!is_active(A, x) || in_block(body, x)) continue;
       bool seen = false;
       for (int j = 0; j < nouter; j++) seen |= outer[j] == x;
-      if (!seen && nouter < 9) outer[nouter++] = x;
+      if (!seen && nouter < IR_MAX_ARGS) outer[nouter++] = x;
     }
   }
-  if (2 * k + 2 > 8 || k + nouter + 2 > 8) {
+  if (2 * k + 2 > IR_MAX_ARGS || k + nouter + 2 > IR_MAX_ARGS) {
     diag_error(A->d, loop.span,
                "cannot differentiate through this loop yet: it carries %d value%s and reads %d value%s from outside "
-               "it; at most 3 carried values, and 6 in all, are supported",
-               k, k == 1 ? "" : "s", nouter, nouter == 1 ? "" : "s");
+               "it; at most %d carried values, and %d in all, are supported",
+               k, k == 1 ? "" : "s", nouter, nouter == 1 ? "" : "s", (IR_MAX_ARGS - 2) / 2, IR_MAX_ARGS - 2);
     A->failed = true;
     return;
   }
   /* 1. stacks in the forward loop */
   int orig_n = body->n; /* the body as written: what the reverse loop replays */
-  IrVal stack_result[8];
+  IrVal stack_result[IR_MAX_ARGS];
   IrVal index_in_body = -1;
   for (int i = 0; i < body->n; i++)
     if (f->v[body->ids[i]].op == IR_LOOP_INDEX) index_in_body = body->ids[i];
-  IrVal carry_in_body[8];
+  IrVal carry_in_body[IR_MAX_ARGS];
   for (int i = 0; i < body->n; i++)
     if (f->v[body->ids[i]].op == IR_LOOP_CARRY) carry_in_body[f->v[body->ids[i]].index] = body->ids[i];
   IrBlock *saved = f->cur;
@@ -644,7 +644,8 @@ static void reverse_loop(Ad *A, IrVal L) {
   body->nyields = 2 * k;
   f->cur = saved;
   /* the adjoints of the loop's results, zero where none arrived */
-  IrVal result_of[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  IrVal result_of[IR_MAX_ARGS];
+  for (int j = 0; j < IR_MAX_ARGS; j++) result_of[j] = -1;
   for (IrVal v = L + 1; v < A->nprimal; v++)
     if (f->v[v].op == IR_FOR_RESULT && f->v[v].args[0] == L && f->v[v].index < k) result_of[f->v[v].index] = v;
   IrInst rl = proto(A, IR_FOR, (IrType){.dt = DT_I32});
@@ -674,7 +675,7 @@ static void reverse_loop(Ad *A, IrVal L) {
   ti.owner = R;
   ti.name = "step";
   IrVal t = fresh(A, &ti);
-  IrVal dcarry[8], acc[8];
+  IrVal dcarry[IR_MAX_ARGS], acc[IR_MAX_ARGS];
   for (int j = 0; j < k + nouter; j++) {
     IrInst c = proto(A, IR_LOOP_CARRY, f->v[rl.args[2 + j]].ty);
     c.owner = R;
@@ -717,7 +718,7 @@ static void reverse_loop(Ad *A, IrVal L) {
   }
   for (int j = 0; j < k; j++) A->active[map[carry_in_body[j]]] = is_active(A, carry_in_body[j]);
   /* adjoints: none yet for the copies; outer ones are set aside */
-  IrVal saved_adj[8];
+  IrVal saved_adj[IR_MAX_ARGS];
   for (int o = 0; o < nouter; o++) {
     saved_adj[o] = A->adj[outer[o]];
     A->adj[outer[o]] = -1;

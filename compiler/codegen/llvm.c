@@ -596,7 +596,7 @@ static void emit_call_kernel(Cg *g, IrVal v) {
       }
     }
     LLVMValueRef esize = ci64(g, (int64_t)dtype_size(dt));
-    if (in->op == IR_UPDATE) { /* y = base; then y[box] = value */
+    if (in->op == IR_UPDATE && g->s->st[v].kind != SK_IN_PLACE) { /* y = base; then y[box] = value */
       LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, bt), esize, "");
       LLVMValueRef cargs[3] = {y, x, bytes};
       LLVMTypeRef ctypes[3] = {g->ptr, g->ptr, g->i64};
@@ -728,11 +728,11 @@ static void emit_for(Cg *g, int k) {
   IrVal v = g->s->kernels[k];
   const IrInst *in = &g->f->v[v];
   const IrBlock *body = in->body;
-  IrVal index = -1, carry[8] = {0};
+  IrVal index = -1, carry[IR_MAX_ARGS] = {0};
   for (int i = 0; i < body->n; i++) {
     const IrInst *b = &g->f->v[body->ids[i]];
     if (b->op == IR_LOOP_INDEX) index = body->ids[i];
-    if (b->op == IR_LOOP_CARRY && b->index < 8) carry[b->index] = body->ids[i];
+    if (b->op == IR_LOOP_CARRY && b->index < IR_MAX_ARGS) carry[b->index] = body->ids[i];
   }
   int ncarry = in->nargs - 2;
   LLVMValueRef lo = scalar_i64(g, in->args[0]), hi = scalar_i64(g, in->args[1]);
@@ -749,7 +749,8 @@ static void emit_for(Cg *g, int k) {
     for (int j = 0; j < ncarry; j++) {
       IrVal y = body->yields[j];
       bool from_carry = g->f->v[y].op == IR_LOOP_CARRY;
-      if (y != carry[j] && from_carry == (pass == 0)) copy_value_to(g, g->ptrs[carry[j]], y);
+      bool in_place = g->s->st[y].kind == SK_IN_PLACE; /* already written into carry[j] */
+      if (y != carry[j] && !in_place && from_carry == (pass == 0)) copy_value_to(g, g->ptrs[carry[j]], y);
     }
   loop_end(g, &L, false);
 }
@@ -872,6 +873,7 @@ static void emit_main_fn(Cg *g, const char *name) {
     case SK_PARAM: g->ptrs[v] = load_ptr_arg(g, g->params_arg, st->index); break;
     case SK_OUTPUT: g->ptrs[v] = load_ptr_arg(g, g->outputs_arg, st->index); break;
     case SK_TEMP: g->ptrs[v] = slot_ptr[st->index]; break;
+    case SK_IN_PLACE: g->ptrs[v] = slot_ptr[s->st[st->of].index]; break;
     default: break;
     }
   }
