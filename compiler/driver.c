@@ -501,9 +501,19 @@ static int cmd_run(const Options *o, const char *stdlib_dir) {
     h = fnv1a(h, DMLC_VERSION, sizeof DMLC_VERSION);
     int knobs[2] = {o->sema.model_float, o->opt_level};
     h = fnv1a(h, knobs, sizeof knobs);
-    for (int i = 0; i < f.nsources; i++) {
-      h = fnv1a(h, f.sources[i]->name, strlen(f.sources[i]->name) + 1);
+    for (int i = 0; i < f.nsources; i++) { /* by full path: data files are named relative to the source */
+      char full[PATH_MAX];
+      const char *name = realpath(f.sources[i]->name, full) ? full : f.sources[i]->name;
+      h = fnv1a(h, name, strlen(name) + 1);
       h = fnv1a(h, f.sources[i]->text, f.sources[i]->len);
+    }
+    /* a rebuilt dmlc or runtime makes new executables */
+    const char *tools[2] = {"/proc/self/exe", arena_printf(&f.arena, "%s/libdmlrt.a", link_runtime_dir(&f.arena))};
+    for (int i = 0; i < 2; i++) {
+      struct stat st;
+      if (stat(tools[i], &st) != 0) continue;
+      int64_t stamp[3] = {(int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec};
+      h = fnv1a(h, stamp, sizeof stamp);
     }
     char *dir = (char *)cache_dir(&f.arena);
     const char *exe = arena_printf(&f.arena, "%s/%s-%016llx", dir, model_name(&f.arena, o->files[0]), (unsigned long long)h);
@@ -520,7 +530,7 @@ static int cmd_run(const Options *o, const char *stdlib_dir) {
     }
     if (status == 0) {
       char **args = calloc((size_t)o->nrun_args + 3, sizeof *args);
-      args[0] = (char *)exe;
+      args[0] = (char *)model_name(&f.arena, o->files[0]); /* messages name the model, not the cache file */
       int n = 1;
       if (!o->nrun_args) args[n++] = "train";
       for (int i = 0; i < o->nrun_args; i++) args[n++] = o->run_args[i];

@@ -105,7 +105,7 @@ static void params(Spec *s, const IrFunc *loss, const IrFunc *grad) {
     initialiser(s, p->item ? p->item->value : NULL);
     fputs(",\"where\":", s->out);
     str(s, where(s, p->item ? p->item->name_span : (Span){0}));
-    fputc('}', s->out);
+    fprintf(s->out, ",\"used\":%s}", !p->item || p->item->used_by_loss ? "true" : "false");
   }
   fputs("],\"grads\":[", s->out);
   for (int i = 0; grad && i < grad->ngrad_params; i++) fprintf(s->out, "%s%d", i ? "," : "", grad->grad_params[i]);
@@ -156,6 +156,32 @@ static const Expr *train_value(const Item *train, const char *k) {
   for (int i = 0; train && i < train->nentries; i++)
     if (strcmp(train->entries[i].key, k) == 0) return train->entries[i].value;
   return NULL;
+}
+
+/* What the runtime can do: read float and i32 inputs (no bool), run the
+ * first-order optimizers, and tell features from labels to standardise. */
+static bool runtime_can_train(Spec *s, const IrFunc *loss, const IrFunc *pred, const Item *train) {
+  bool ok = true;
+  for (int i = 0; i < loss->ninputs; i++) {
+    if (loss->input_types[i].dt != DT_BOOL) continue;
+    diag_error(s->d, loss->input_spans[i], "an executable reads data into f32, f64 or i32 inputs, not bool (`%s`)",
+               loss->input_names[i]);
+    diag_hint(s->d, "declare it f32 with values 0 and 1, or i32");
+    ok = false;
+  }
+  const Expr *st = train_value(train, "standardize");
+  if (st && st->kind == EX_BOOL && st->boolean && !pred) {
+    diag_error(s->d, st->span, "standardize = true needs `fn predict` to tell the features (its inputs) from the labels");
+    ok = false;
+  }
+  const Expr *opt = train_value(train, "optimizer");
+  static const char *const later[] = {"lbfgs", "newton", "newton_cg"};
+  for (int i = 0; opt && opt->name && i < 3; i++)
+    if (strcmp(opt->name, later[i]) == 0) {
+      diag_warning(s->d, opt->span, "the training runtime does not implement `%s` yet: `train` will refuse it unless "
+                                    "given another with --optimizer", opt->name);
+    }
+  return ok;
 }
 
 /* The predict function, the label it is compared with and the metric. */
@@ -314,6 +340,8 @@ const char *model_spec(const Program *p, const CgUnit *units, int nunits, const 
   fputs("],\"loss_where\":", s.out);
   str(&s, where(&s, loss->span));
   bool ok = predict_and_metric(&s, p, loss, unit(units, nunits, "predict"), train);
+  const IrFunc *pred = unit(units, nunits, "predict");
+  ok &= runtime_can_train(&s, loss, pred && !predict_mismatch(&s, loss, pred) ? pred : NULL, train);
   train_block(&s, train);
   fputc('}', s.out);
   fclose(s.out);

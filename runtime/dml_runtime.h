@@ -187,7 +187,8 @@ typedef struct RtParam {
   int64_t size;        /* elements */
   const Json *init;    /* {"name": "glorot", ...} or NULL */
   const char *where;   /* FILE:LINE:COL of its declaration */
-  bool trained;        /* loss_grad gives its gradient */
+  bool used;           /* the loss depends on it */
+  bool trained;        /* used, and loss_grad gives its gradient: the optimizer updates it */
   int64_t offset;      /* elements from the start of the param block */
 } RtParam;
 
@@ -278,6 +279,7 @@ typedef struct RunConfig {
   int epochs;
   int64_t seed;
   Optimizer opt;
+  const char *unavailable_optimizer; /* the train block's, when the runtime lacks it */
   Schedule sched;
   double clip;              /* 0: none */
   const char *metric;

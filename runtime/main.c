@@ -22,7 +22,7 @@ static const char usage_text[] =
     "commands:\n"
     "  train        train the params; --save to keep them\n"
     "  eval         loss and metric on the validation data (or --data FILE)\n"
-    "  predict      predictions for --data FILE, one line per example, on stdout\n"
+    "  predict      predictions for --data FILE (default: the train block's data), one line per example\n"
     "  gradcheck    compare the compiled gradient with finite differences\n"
     "  info         params, shapes, inputs, training settings, planned memory\n"
     "  bench        time training steps on random data of the batch size (--steps N)\n"
@@ -30,7 +30,7 @@ static const char usage_text[] =
     "options (defaults from the model's train block):\n"
     "  --data FILE | NAME=FILE  training data (csv: the file; npy/idx: one file per input)\n"
     "  --val-data FILE | NAME=FILE  validation data instead of a split\n"
-    "  --split X              fraction of the data used for training (0 < X < 1)\n"
+    "  --split X              fraction of the data used for training (0 < X < 1; 0: no validation split)\n"
     "  --standardize, --no-standardize   standardize the feature columns\n"
     "  --epochs N  --batch N  --seed N\n"
     "  --optimizer NAME       sgd, momentum, nesterov, adam, adamw, rmsprop\n"
@@ -46,6 +46,7 @@ static const char usage_text[] =
     "  --resume FILE          continue a saved run (params, optimizer state, epoch)\n"
     "  --scores               predict: every output value, not the class\n"
     "  --entries N            gradcheck: entries checked per param (default 30)\n"
+    "  --steps N              bench: training steps per timed round (default 200)\n"
     "  --quiet, --progress, --no-progress\n"
     "  -h, --help\n";
 
@@ -134,8 +135,10 @@ static bool config_from_spec(const Model *m, RunConfig *c, DataInput *data_buf, 
   c->clip = num_or(t, "clip", 0);
   const Json *opt = json_get(t, "optimizer");
   const Json *oname = json_get(opt, "name");
-  if (!optim_by_name(&c->opt, oname && oname->kind == JSON_STR ? oname->str : "sgd"))
-    return rt_error("the optimizer `%s` is not available in the runtime yet", oname->str);
+  if (!optim_by_name(&c->opt, oname && oname->kind == JSON_STR ? oname->str : "sgd")) {
+    c->unavailable_optimizer = oname->str; /* an error only if `train` gets no other */
+    optim_by_name(&c->opt, "sgd");
+  }
   const char *keys[] = {"lr", "momentum", "beta1", "beta2", "eps", "alpha", "weight_decay"};
   double *fields[] = {&c->opt.lr, &c->opt.momentum, &c->opt.beta1, &c->opt.beta2, &c->opt.eps, &c->opt.alpha,
                       &c->opt.weight_decay};
@@ -228,12 +231,36 @@ static bool parse_num_opt(const NumOpt *o, const char *text, double *v) {
   return ok;
 }
 
+static bool takes_value(const char *a) {
+  static const char *const names[] = {"--optimizer", "--schedule", "--metric", "--data", "--val-data",
+                                      "--log", "--plot", "--save", "--load", "--resume"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(a, names[i]) == 0) return true;
+  return false;
+}
+
+/* --name=value as two arguments; argv's strings are ours to cut. */
+static char **split_equals(int argc, char **argv, int *n) {
+  char **out = calloc((size_t)argc * 2 + 1, sizeof *out);
+  *n = 0;
+  for (int i = 0; i < argc; i++) {
+    char *eq = strncmp(argv[i], "--", 2) == 0 && i >= 2 ? strchr(argv[i], '=') : NULL;
+    out[(*n)++] = argv[i];
+    if (!eq) continue;
+    *eq = 0;
+    out[(*n)++] = eq + 1;
+  }
+  return out;
+}
+
 /* -1 to go on, else the exit status. `--optimizer` is applied first, so
  * that --lr and the others refine the optimizer chosen. */
 static int parse_options(const Model *m, RunConfig *c, int argc, char **argv, DataInput *dbuf, DataInput *vbuf) {
   for (int i = 2; i + 1 < argc; i++) {
     if (strcmp(argv[i], "--optimizer") != 0) continue;
     double l1 = c->opt.l1;
+    if (!c->unavailable_optimizer && strcmp(argv[i + 1], c->opt.name) == 0) continue; /* keep the block's settings */
+    c->unavailable_optimizer = NULL;
     if (!optim_by_name(&c->opt, argv[i + 1]))
       return usage_error("unknown optimizer `%s`; the optimizers are sgd, momentum, nesterov, adam, adamw, rmsprop",
                          argv[i + 1]);
@@ -259,6 +286,7 @@ static int parse_options(const Model *m, RunConfig *c, int argc, char **argv, Da
     else if (strcmp(a, "--no-standardize") == 0) c->standardize = false;
     else if (strcmp(a, "--scores") == 0) c->scores = true;
     else if (strncmp(a, "--", 2) != 0) return usage_error("unexpected argument `%s`", a);
+    else if (!takes_value(a)) return usage_error("unknown option `%s`", a);
     else if (!val) return usage_error("%s needs a value", a);
     else if (strcmp(a, "--optimizer") == 0) i++;
     else if (strcmp(a, "--schedule") == 0) {
@@ -304,10 +332,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-    printf(usage_text, prog);
+    fprintf(argc < 2 ? stderr : stdout, usage_text, prog);
     model_close(&m);
     return argc < 2 ? 2 : 0;
   }
+  int nargs;
+  char **args = split_equals(argc, argv, &nargs);
   static const char *const cmds[] = {"train", "eval", "predict", "gradcheck", "info", "bench"};
   int (*const runs[])(const Model *, const RunConfig *) = {run_train, run_eval, run_predict, run_gradcheck, run_info,
                                                            run_bench};
@@ -321,13 +351,14 @@ int main(int argc, char **argv) {
   else if (!config_from_spec(&m, &c, dbuf, vbuf)) {
     fprintf(stderr, "%s\n", rt_message());
     status = 1;
-  } else if ((status = parse_options(&m, &c, argc, argv, dbuf, vbuf)) < 0) {
-    for (int i = 2; cmd == 1 && i < argc; i++)
-      if (strcmp(argv[i], "--data") == 0) c.split = 0, c.has_val_data = false; /* eval --data: all of that file */
+  } else if ((status = parse_options(&m, &c, nargs, args, dbuf, vbuf)) < 0) {
+    for (int i = 2; cmd == 1 && i < nargs; i++)
+      if (strcmp(args[i], "--data") == 0) c.split = 0, c.has_val_data = false; /* eval --data: all of that file */
     status = runs[cmd](&m, &c);
     fflush(stdout);
     if (status) fprintf(stderr, "%s\n", rt_message());
   }
+  free(args);
   model_close(&m);
   return status;
 }

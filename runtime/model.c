@@ -72,6 +72,8 @@ static bool parse_params(Model *m, const Json *ps) {
     p->where = jstr(json_get(j, "where"));
     const Json *init = json_get(j, "init");
     p->init = init && init->kind == JSON_OBJ ? init : NULL;
+    const Json *used = json_get(j, "used");
+    p->used = !used || used->kind != JSON_BOOL || used->boolean;
     if (!p->name || !p->where || !parse_shape(json_get(j, "type"), &p->shape)) return bad_spec("a param");
     p->size = 1;
     for (int k = 0; k < p->shape.rank; k++) {
@@ -85,7 +87,7 @@ static bool parse_params(Model *m, const Json *ps) {
 /* Trained params first, then the others, each padded to ALIGN_ELEMS: the
  * optimizer then updates one vector, [0, trained_size). */
 static void lay_out_params(Model *m) {
-  for (int k = 0; k < m->ngrads; k++) m->params[m->grads[k]].trained = true;
+  for (int k = 0; k < m->ngrads; k++) m->params[m->grads[k]].trained = m->params[m->grads[k]].used;
   int64_t at = 0;
   for (int pass = 0; pass < 2; pass++) {
     for (int i = 0; i < m->nparams; i++) {
