@@ -671,7 +671,7 @@ int run_train(const Model *m, const RunConfig *c) {
   if (ok && c->log_path && !(log = fopen(c->log_path, "w")))
     ok = rt_error("cannot write %s: %s", c->log_path, strerror(errno));
   if (log) fputs("epoch,train_loss,val_loss,val_metric,seconds\n", log);
-  EpochRow *rows = calloc((size_t)c->epochs + 1, sizeof *rows);
+  EpochRow *rows = calloc((size_t)c->epochs + 2, sizeof *rows);
   int nrows = 0;
   Progress pr = {.on = !c->quiet && (c->progress == 1 || (c->progress < 0 && isatty(2)))};
   int64_t per_epoch = (s.train.n + c->batch - 1) / c->batch, step = (int64_t)s.epoch * per_epoch;
@@ -683,6 +683,19 @@ int run_train(const Model *m, const RunConfig *c) {
            c->epochs == 1 ? "" : "s");
   if (ok && s.epoch >= c->epochs && !c->quiet) printf("the checkpoint has already trained %d epochs\n", s.epoch);
   Score val = {NAN, NAN, 0};
+  if (ok && s.has_val && s.epoch == 0) { /* epoch 0: where training starts from */
+    ok = evaluate(&s, &s.val, &val);
+    EpochRow r = {0, NAN, val.loss, val.metric, now() - t0};
+    if (ok) ok = write_log_row(log, &r) || rt_error("cannot write %s: %s", c->log_path, strerror(errno));
+    if (ok) rows[nrows++] = r;
+    if (ok && !c->quiet) {
+      char metric[32];
+      format_metric(&s, r.val_metric, metric, sizeof metric);
+      printf("epoch %*d/%d  %-16s  val loss %.4f", c->epochs >= 10 ? 2 : 1, 0, c->epochs, "(initial params)", r.val_loss);
+      if (!isnan(r.val_metric)) printf("  val %s %s", m->metric, metric);
+      printf("\n");
+    }
+  }
   while (ok && s.epoch < c->epochs) {
     double tl;
     double te = now();

@@ -51,7 +51,8 @@ mlp_accuracy)
   "$work/mlp_digits" train --log "$work/log.csv" --plot "$work/curves.svg" --save "$work/mlp.safetensors" >"$work/out" ||
     fail "training failed: $(cat "$work/out")"
   [ "$(head -n 1 "$work/log.csv")" = "epoch,train_loss,val_loss,val_metric,seconds" ] || fail "log header"
-  [ "$(wc -l <"$work/log.csv")" -eq 31 ] || fail "the log should have 30 epochs"
+  [ "$(wc -l <"$work/log.csv")" -eq 32 ] || fail "the log should have the initial params and 30 epochs"
+  [ "$(sed -n 2p "$work/log.csv" | cut -d, -f1-2)" = "0,nan" ] || fail "the log's first row is epoch 0, untrained"
   at_least "$(last_metric "$work/log.csv")" 0.96 "mlp_digits validation accuracy"
   grep -q '<svg' "$work/curves.svg" && grep -q 'validation loss' "$work/curves.svg" || fail "no plot"
   # eval on the same validation split gives the logged accuracy
@@ -80,6 +81,15 @@ cnn_accuracy)
   build cnn_digits
   "$work/cnn_digits" train --quiet --log "$work/log.csv" || fail "training failed"
   at_least "$(last_metric "$work/log.csv")" 0.98 "cnn_digits validation accuracy"
+  ;;
+sines_prediction)
+  # the next-value predictor: validation loss falls at least tenfold from the initial params
+  build rnn_sines
+  "$work/rnn_sines" train --quiet --log "$work/log.csv" || fail "training failed"
+  start=$(sed -n 2p "$work/log.csv" | cut -d, -f3)
+  end=$(tail -n 1 "$work/log.csv" | cut -d, -f3)
+  ratio=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", a / b }')
+  at_least "$ratio" 10 "rnn_sines validation loss drop (from $start to $end)"
   ;;
 rnn_accuracy)
   build rnn_digits
