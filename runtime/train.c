@@ -716,7 +716,9 @@ int run_train(const Model *m, const RunConfig *c) {
       if (s.has_val) printf("  val loss %.4f", r.val_loss);
       if (s.has_val && !isnan(r.val_metric)) printf("  val %s %s", m->metric, metric);
       double dt = now() - te;
-      printf("  %.2f s  %.0f ex/s\n", dt, dt > 0 ? (double)s.train.n / dt : 0);
+      if (dt < 1) printf("  %.1f ms", 1e3 * dt);
+      else printf("  %.2f s", dt);
+      printf("  %.0f ex/s\n", dt > 0 ? (double)s.train.n / dt : 0);
       fflush(stdout);
     }
   }
