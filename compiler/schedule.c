@@ -39,6 +39,46 @@ static bool updates_own_carry(const IrFunc *f, const Schedule *s, const IrVal *l
          f->v[loop_of[v]].body->yields[carry->index] == v;
 }
 
+/* Values of a loop, nested loops' included, live until the outermost
+ * loop's last kernel: every iteration reads what the one before left. */
+static void set_end_tree(const IrFunc *f, const IrBlock *b, int at, int *end) {
+  for (int i = 0; i < b->n; i++) {
+    IrVal v = b->ids[i];
+    end[v] = at;
+    if (f->v[v].op == IR_FOR) set_end_tree(f, f->v[v].body, at, end);
+  }
+}
+
+/* Kernels of block b in order, each loop followed by its body's (nested
+ * loops recursively). */
+static void list_kernels(Schedule *s, const IrBlock *b, int *pos, int *end) {
+  const IrFunc *f = s->f;
+  for (int i = 0; i < b->n; i++) {
+    IrVal v = b->ids[i];
+    const IrInst *in = &f->v[v];
+    StorageKind k = s->st[v].kind;
+    pos[v] = s->nkernels;
+    if (in->op == IR_FOR) {
+      int at = s->nkernels;
+      s->kernels[s->nkernels++] = v;
+      list_kernels(s, in->body, pos, end);
+      s->loop_len[v] = s->nkernels - at - 1;
+      if (b == &f->body) { /* an outermost loop */
+        end[v] = s->nkernels - 1;
+        set_end_tree(f, in->body, s->nkernels - 1, end);
+      }
+      continue;
+    }
+    if (in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) continue; /* index, carries: where they are read */
+    if (k == SK_TEMP || k == SK_OUTPUT || k == SK_IN_PLACE) {
+      s->kernels[s->nkernels++] = v;
+      if (in->op == IR_MATMUL) s->nblas++;
+    } else if (k == SK_FUSED) {
+      s->nfused++;
+    }
+  }
+}
+
 typedef struct Users {
   IrVal *v;
   int n, cap;
@@ -59,14 +99,7 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
   for (IrVal v = 0; v < nv; v++) {
     const IrInst *in = &f->v[v];
     if (in->op != IR_FOR) continue;
-    for (int i = 0; i < in->body->n; i++) {
-      IrVal b = in->body->ids[i];
-      if (f->v[b].op == IR_FOR) {
-        diag_error(d, f->v[b].span, "native code for nested `for` loops is not generated yet");
-        return NULL;
-      }
-      loop_of[b] = v;
-    }
+    for (int i = 0; i < in->body->n; i++) loop_of[in->body->ids[i]] = v; /* the innermost loop */
     for (int i = 0; i < in->body->nyields; i++) {
       IrVal y = in->body->yields[i];
       yielded[y] = true;
@@ -208,39 +241,7 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
   int *end = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
   s->kernels = arena_alloc(a, sizeof(IrVal) * (size_t)(nv + 1));
   s->loop_len = arena_alloc(a, sizeof(int) * (size_t)(nv + 1));
-  for (int bi = 0; bi < f->body.n; bi++) {
-    IrVal v = f->body.ids[bi];
-    StorageKind k = s->st[v].kind;
-    if (f->v[v].op == IR_FOR) {
-      int at = s->nkernels;
-      pos[v] = at;
-      s->kernels[s->nkernels++] = v;
-      const IrBlock *b = f->v[v].body;
-      for (int i = 0; i < b->n; i++) {
-        IrVal x = b->ids[i];
-        StorageKind xk = s->st[x].kind;
-        pos[x] = s->nkernels; /* index, carries and fused values: where they are read */
-        if ((xk == SK_TEMP || xk == SK_OUTPUT || xk == SK_IN_PLACE) && f->v[x].op != IR_LOOP_INDEX &&
-            f->v[x].op != IR_LOOP_CARRY) {
-          s->kernels[s->nkernels++] = x;
-          if (f->v[x].op == IR_MATMUL) s->nblas++;
-        } else if (xk == SK_FUSED) {
-          s->nfused++;
-        }
-      }
-      s->loop_len[v] = s->nkernels - at - 1;
-      for (int i = 0; i < b->n; i++) end[b->ids[i]] = s->nkernels - 1;
-      end[v] = s->nkernels - 1;
-      continue;
-    }
-    if (k == SK_TEMP || k == SK_OUTPUT) {
-      pos[v] = s->nkernels;
-      s->kernels[s->nkernels++] = v;
-      if (f->v[v].op == IR_MATMUL) s->nblas++;
-    } else if (k == SK_FUSED) {
-      s->nfused++;
-    }
-  }
+  list_kernels(s, &f->body, pos, end);
 
   /* the kernel position where each value is last read (fused readers count
    * at their kernel); copies at the end read results */

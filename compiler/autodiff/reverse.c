@@ -544,13 +544,79 @@ static IrVal const_i32(Ad *A, int64_t c) {
   return fresh(A, &p);
 }
 
-static bool in_block(const IrBlock *b, IrVal v) {
-  for (int i = 0; i < b->n; i++)
-    if (b->ids[i] == v) return true;
+/* Whether v is defined in block b or in a loop nested in it. */
+static bool in_tree(const IrFunc *f, const IrBlock *b, IrVal v) {
+  for (int i = 0; i < b->n; i++) {
+    IrVal x = b->ids[i];
+    if (x == v) return true;
+    if (f->v[x].op == IR_FOR && in_tree(f, f->v[x].body, v)) return true;
+  }
   return false;
 }
 
-static void reverse_loop(Ad *A, IrVal L) {
+/* Active values from outside loop L that its body (nested loops included)
+ * reads or yields as they are (h = a): the reversed loop accumulates their
+ * adjoints. */
+static void collect_outer(Ad *A, const IrBlock *root, const IrBlock *b, IrVal *outer, int *nouter) {
+  const IrFunc *f = A->f;
+  for (int i = 0; i <= b->n; i++) {
+    const IrInst *in = i < b->n ? &f->v[b->ids[i]] : NULL;
+    int n = in ? in->nargs : b->nyields;
+    for (int a = 0; a < n; a++) {
+      IrVal x = in ? in->args[a] : b->yields[a];
+      if (!is_active(A, x) || in_tree(f, root, x)) continue;
+      bool seen = false;
+      for (int j = 0; j < *nouter; j++) seen |= outer[j] == x;
+      if (!seen && *nouter < IR_MAX_ARGS) outer[(*nouter)++] = x;
+    }
+    if (in && in->op == IR_FOR) collect_outer(A, root, in->body, outer, nouter);
+  }
+}
+
+static IrVal copy_value(Ad *A, IrVal b, IrVal *map, int mapn);
+
+/* A copy of loop body `src` into `dst` (the FOR `owner`'s), through map. */
+static void copy_block(Ad *A, const IrBlock *src, IrBlock *dst, IrVal owner, IrVal *map, int mapn) {
+  IrFunc *f = A->f;
+  IrBlock *saved = f->cur;
+  int mark = ir_block_begin(f, dst);
+  for (int i = 0; i < src->n; i++) {
+    IrVal b = src->ids[i];
+    IrVal c = copy_value(A, b, map, mapn);
+    if (f->v[c].op == IR_LOOP_INDEX || f->v[c].op == IR_LOOP_CARRY) f->v[c].owner = owner;
+  }
+  dst->yields = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(src->nyields + 1));
+  dst->nyields = src->nyields;
+  for (int i = 0; i < src->nyields; i++) dst->yields[i] = src->yields[i] < mapn ? map[src->yields[i]] : src->yields[i];
+  ir_block_end(f, saved, mark);
+}
+
+/* A fresh copy of value b (never shared with a value outside, whose
+ * adjoint is not ours); a loop is copied with its body. */
+static IrVal copy_value(Ad *A, IrVal b, IrVal *map, int mapn) {
+  IrFunc *f = A->f;
+  IrInst p = f->v[b];
+  for (int a = 0; a < p.nargs; a++) p.args[a] = p.args[a] < mapn ? map[p.args[a]] : p.args[a];
+  const IrBlock *src = p.op == IR_FOR ? p.body : NULL;
+  if (src) p.body = ARENA_NEW(f->arena, IrBlock);
+  IrVal c = fresh(A, &p);
+  map[b] = c;
+  ad_fit(A);
+  A->active[c] = is_active(A, b);
+  if (src) copy_block(A, src, f->v[c].body, c, map, mapn);
+  return c;
+}
+
+/* Reverse loop L, which sits in block `parent` (the function's body, or
+ * the body of an enclosing reversed loop for a nested one). */
+static bool loop_results_have_adjoints(Ad *A, IrVal L) {
+  bool needed = false;
+  for (IrVal r = L + 1; r < A->f->nv; r++)
+    needed |= A->f->v[r].op == IR_FOR_RESULT && A->f->v[r].args[0] == L && r < A->cap && A->adj[r] >= 0;
+  return needed;
+}
+
+static void reverse_loop(Ad *A, IrVal L, IrBlock *parent) {
   IrFunc *f = A->f;
   IrInst loop = f->v[L]; /* copies: f->v moves as values are added */
   IrBlock *body = loop.body;
@@ -569,24 +635,9 @@ static void reverse_loop(Ad *A, IrVal L) {
   }
   int64_t lo = (int64_t)lo_in->num;
   /* values from outside the loop whose adjoints the body produces */
-  /* outer values: read by the body, or yielded as they are (h = a) */
   IrVal outer[IR_MAX_ARGS];
   int nouter = 0;
-  for (int i = 0; i <= body->n; i++) {
-    const IrInst *b = i < body->n ? &f->v[body->ids[i]] : NULL;
-    if (b && b->op == IR_FOR) {
-      unsupported(A, b, "through nested `for` loops");
-      return;
-    }
-    int n = b ? b->nargs : k;
-    for (int a = 0; a < n; a++) {
-      IrVal x = b ? b->args[a] : body->yields[a];
-      if (!is_active(A, x) || in_block(body, x)) continue;
-      bool seen = false;
-      for (int j = 0; j < nouter; j++) seen |= outer[j] == x;
-      if (!seen && nouter < IR_MAX_ARGS) outer[nouter++] = x;
-    }
-  }
+  collect_outer(A, body, body, outer, &nouter);
   if (2 * k + 2 > IR_MAX_ARGS || k + nouter + 2 > IR_MAX_ARGS) {
     diag_error(A->d, loop.span,
                "cannot differentiate through this loop yet: it carries %d value%s and reads %d value%s from outside "
@@ -612,10 +663,10 @@ static void reverse_loop(Ad *A, IrVal L) {
     st.rank = ct.rank + 1;
     st.dims[0] = T;
     memcpy(&st.dims[1], ct.dims, sizeof(Dim) * (size_t)ct.rank);
-    f->cur = &f->body; /* the empty stack, before the loop */
+    f->cur = parent; /* the empty stack, before the loop */
     IrInst z = proto(A, st.rank ? IR_FILL : IR_CONST, st);
     IrVal init = fresh(A, &z);
-    move_before(&f->body, L);
+    move_before(parent, L);
     f->v[L].args[2 + k + j] = init;
     f->cur = body; /* stack[i - lo] = c_j */
     IrInst c = proto(A, IR_LOOP_CARRY, st);
@@ -632,7 +683,7 @@ static void reverse_loop(Ad *A, IrVal L) {
     u.axes = arena_alloc(f->arena, sizeof(IrAxis));
     u.naxes = 1;
     yields[k + j] = fresh(A, &u);
-    f->cur = &f->body; /* its final value, after the loop */
+    f->cur = parent; /* its final value, after the loop */
     IrInst r = proto(A, IR_FOR_RESULT, st);
     r.args[0] = L;
     r.nargs = 1;
@@ -646,7 +697,7 @@ static void reverse_loop(Ad *A, IrVal L) {
   /* the adjoints of the loop's results, zero where none arrived */
   IrVal result_of[IR_MAX_ARGS];
   for (int j = 0; j < IR_MAX_ARGS; j++) result_of[j] = -1;
-  for (IrVal v = L + 1; v < A->nprimal; v++)
+  for (IrVal v = L + 1; v < f->nv; v++)
     if (f->v[v].op == IR_FOR_RESULT && f->v[v].args[0] == L && f->v[v].index < k) result_of[f->v[v].index] = v;
   IrInst rl = proto(A, IR_FOR, (IrType){.dt = DT_I32});
   rl.args[0] = const_i32(A, 0);
@@ -707,14 +758,8 @@ static void reverse_loop(Ad *A, IrVal L) {
   int ncopies = 0;
   for (int i = 0; i < nbody; i++) {
     IrVal b = body->ids[i];
-    IrInst p = f->v[b];
-    if (p.op == IR_LOOP_INDEX || p.op == IR_LOOP_CARRY) continue;
-    for (int a = 0; a < p.nargs; a++) p.args[a] = p.args[a] < mapn ? map[p.args[a]] : p.args[a];
-    IrVal c = fresh(A, &p); /* never shared with a value outside, whose adjoint is not ours */
-    map[b] = c;
-    ad_fit(A);
-    A->active[c] = is_active(A, b);
-    copies[ncopies++] = c;
+    if (f->v[b].op == IR_LOOP_INDEX || f->v[b].op == IR_LOOP_CARRY) continue;
+    copies[ncopies++] = copy_value(A, b, map, mapn);
   }
   for (int j = 0; j < k; j++) A->active[map[carry_in_body[j]]] = is_active(A, carry_in_body[j]);
   /* adjoints: none yet for the copies; outer ones are set aside */
@@ -730,13 +775,18 @@ static void reverse_loop(Ad *A, IrVal L) {
     A->cur = &f->v[L];
     accum(A, y, dcarry[j]);
   }
-  for (int c = ncopies - 1; c >= 0; c--) {
+  for (int c = ncopies - 1; c >= 0 && !A->failed; c--) {
     IrVal v = copies[c];
+    if (f->v[v].op == IR_FOR) { /* a nested loop: reversed inside this one */
+      if (loop_results_have_adjoints(A, v)) reverse_loop(A, v, rbody);
+      continue;
+    }
     if (A->adj[v] < 0 || !is_active(A, v)) continue;
     IrInst in = f->v[v];
     A->cur = &in;
     rules[in.op](A, v, &in, A->adj[v]);
   }
+  if (A->failed) return;
   A->cur = &f->v[L];
   IrVal *ry = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(k + nouter + 1));
   for (int j = 0; j < k; j++) {
@@ -799,10 +849,7 @@ bool ad_reverse(IrFunc *f, Diags *d) {
   if (A.active[out]) A.adj[out] = fill(&A, 1, f->v[out].ty);
   for (IrVal v = A.nprimal - 1; v >= 0; v--) {
     if (f->v[v].op == IR_FOR) {
-      bool needed = false;
-      for (IrVal r = v + 1; r < A.nprimal; r++)
-        needed |= f->v[r].op == IR_FOR_RESULT && f->v[r].args[0] == v && A.adj[r] >= 0;
-      if (needed) reverse_loop(&A, v);
+      if (loop_results_have_adjoints(&A, v)) reverse_loop(&A, v, &f->body);
       if (A.failed) return false;
       continue;
     }
