@@ -50,6 +50,7 @@ static const char *usage_text =
     "  --stats                build: kernels, BLAS calls and planned workspace bytes\n"
     "  --seed N               gradcheck: random seed (default 1)\n"
     "  --dim NAME=SIZE        gradcheck: size of a symbolic dimension (default 3, 4, ...)\n"
+    "  --hvp                  gradcheck: also Hessian-vector products (forward over reverse) and symmetry\n"
     "  -h, --help             show this help\n"
     "  --version              show the version\n"
     "\n"
@@ -134,6 +135,8 @@ static bool parse_args(int argc, char **argv, Options *o, int *status) { /* may 
       o->object = true;
     } else if (strcmp(a, "--stats") == 0) {
       o->stats = true;
+    } else if (strcmp(a, "--hvp") == 0) {
+      o->gc.hvp = true;
     } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
       o->opt_level = a[2] - '0';
     } else if (strcmp(a, "--seed") == 0 || strncmp(a, "--seed=", 7) == 0) {

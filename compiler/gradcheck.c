@@ -155,6 +155,97 @@ void gc_free_point(const IrFunc *loss, Tensor *inputs, Tensor *params) {
   free(params);
 }
 
+/* loss_grad at params + s v (v: one direction tensor per param with a gradient). */
+static bool grad_at(Check *c, Tensor *v, double s, Tensor *g) {
+  const IrFunc *grad = c->grad;
+  for (int k = 0; k < grad->ngrad_params; k++) {
+    Tensor *th = &c->params[grad->grad_params[k]];
+    for (int64_t e = 0; e < th->size; e++) th->data[e] += s * v[k].data[e];
+  }
+  bool ok = interp_run(grad, c->inputs, c->params, c->env, g, c->err, sizeof c->err);
+  for (int k = 0; k < grad->ngrad_params; k++) {
+    Tensor *th = &c->params[grad->grad_params[k]];
+    for (int64_t e = 0; e < th->size; e++) th->data[e] -= s * v[k].data[e];
+  }
+  return ok;
+}
+
+/* loss_hvp in direction v: the data inputs, then v. */
+static bool hvp_at(Check *c, const IrFunc *hvp, Tensor *v, Tensor *hv) {
+  int n0 = c->loss->ninputs, k = c->grad->ngrad_params;
+  Tensor *in = calloc((size_t)(n0 + k + 1), sizeof(Tensor));
+  memcpy(in, c->inputs, sizeof(Tensor) * (size_t)n0);
+  memcpy(in + n0, v, sizeof(Tensor) * (size_t)k);
+  bool ok = interp_run(hvp, in, c->params, c->env, hv, c->err, sizeof c->err);
+  free(in);
+  return ok;
+}
+
+static void free_results(Tensor *t, int n) {
+  for (int i = 0; i < n; i++) tensor_free(&t[i]);
+}
+
+/* H v from loss_hvp against central differences of loss_grad along v
+ * (Richardson-extrapolated), then the symmetry u.Hv = v.Hu. */
+static int hvpcheck(Check *c, const IrFunc *hvp, Rng *rng, const GradcheckOptions *opt, Arena *a, FILE *out) {
+  const IrFunc *grad = c->grad;
+  int k = grad->ngrad_params, status = 0;
+  Tensor *v = calloc((size_t)k + 1, sizeof(Tensor)), *u = calloc((size_t)k + 1, sizeof(Tensor));
+  for (int i = 0; i < k; i++) {
+    const Tensor *th = &c->params[grad->grad_params[i]];
+    v[i] = tensor_new(th->dt, th->rank, th->dims);
+    u[i] = tensor_new(th->dt, th->rank, th->dims);
+    for (int64_t e = 0; e < th->size; e++) v[i].data[e] = normal(rng), u[i].data[e] = normal(rng);
+  }
+  Tensor *hv = calloc((size_t)k + 1, sizeof(Tensor)), *hu = calloc((size_t)k + 1, sizeof(Tensor));
+  Tensor *gp[2], *gm[2];
+  for (int r = 0; r < 2; r++) gp[r] = calloc((size_t)k + 2, sizeof(Tensor)), gm[r] = calloc((size_t)k + 2, sizeof(Tensor));
+  double h = 1e-4;
+  bool ok = hvp_at(c, hvp, v, hv) && hvp_at(c, hvp, u, hu);
+  for (int r = 0; ok && r < 2; r++) ok = grad_at(c, v, r ? h / 2 : h, gp[r]) && grad_at(c, v, r ? -h / 2 : -h, gm[r]);
+  if (!ok) {
+    fprintf(out, "gradcheck --hvp: cannot evaluate: %s\n", c->err);
+    status = 2;
+  }
+  double worst_all = 0, uhv = 0, vhu = 0;
+  for (int i = 0; ok && i < k; i++) {
+    int pi = grad->grad_params[i];
+    double worst = 0, scale = 0;
+    for (int64_t e = 0; e < hv[i].size; e++) scale = fmax(scale, fabs(hv[i].data[e]));
+    scale = fmax(scale, opt->floor);
+    for (int64_t e = 0; e < hv[i].size; e++) {
+      double d0 = (gp[0][i + 1].data[e] - gm[0][i + 1].data[e]) / (2 * h);
+      double d1 = (gp[1][i + 1].data[e] - gm[1][i + 1].data[e]) / h;
+      double fd = (4 * d1 - d0) / 3;
+      worst = fmax(worst, fabs(hv[i].data[e] - fd) / scale);
+      uhv += u[i].data[e] * hv[i].data[e];
+      vhu += v[i].data[e] * hu[i].data[e];
+    }
+    fprintf(out, "  H v %-10s %-16s worst relative error %.1e%s\n", c->loss->params[pi].name,
+            ir_type_str(a, &c->loss->params[pi].ty), worst, worst > opt->tolerance ? "  FAIL" : "");
+    if (worst > opt->tolerance) status = 1;
+    worst_all = fmax(worst_all, worst);
+  }
+  if (ok) {
+    double asym = fabs(uhv - vhu) / fmax(fmax(fabs(uhv), fabs(vhu)), opt->floor);
+    fprintf(out, "  symmetry: u.Hv %.12g, v.Hu %.12g, relative difference %.1e%s\n", uhv, vhu, asym,
+            asym > opt->tolerance ? "  FAIL" : "");
+    if (asym > opt->tolerance) status = 1;
+    if (!status)
+      fprintf(out, "ok: Hessian-vector products match differences of the gradient (worst %.1e <= %.0e)\n", worst_all,
+              opt->tolerance);
+  }
+  for (int r = 0; r < 2; r++) {
+    free_results(gp[r], grad->nresults), free_results(gm[r], grad->nresults);
+    free(gp[r]), free(gm[r]);
+  }
+  free_results(hv, ok || hv[0].data ? k : 0);
+  free_results(hu, ok || hu[0].data ? k : 0);
+  free_results(v, k), free_results(u, k);
+  free(v), free(u), free(hv), free(hu);
+  return status;
+}
+
 int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const GradcheckOptions *opt, FILE *out) {
   SemaOptions so = {.model_float = DT_F64};
   IrFunc *loss = lower_function(p, loss_item, a, d, so);
@@ -251,6 +342,13 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
     if (status == 0)
       fprintf(out, "ok: %d gradient%s finite differences (worst %.1e <= %.0e)\n", grad->ngrad_params,
               grad->ngrad_params == 1 ? " matches" : "s match", worst_all, opt->tolerance);
+  }
+  if (status == 0 && opt->hvp) {
+    IrFunc *h = lower_function(p, loss_item, a, d, so);
+    if (h && ad_reverse(h, d)) h = simplify(h);
+    else h = NULL;
+    if (!h || !ad_forward_hvp(h, d)) status = 2;
+    else status = hvpcheck(&c, simplify(h), &rng, opt, a, out);
   }
   if (g)
     for (int i = 0; i < grad->nresults; i++) tensor_free(&g[i]);

@@ -10,6 +10,7 @@ typedef struct GradcheckOptions {
   double tolerance;    /* worst relative error allowed */
   double floor;        /* denominators below this count as this: near-zero entries */
   int64_t max_entries; /* per param; larger params are sampled */
+  bool hvp;            /* also loss_hvp against differences of loss_grad, and its symmetry */
 } GradcheckOptions;
 
 /* A random point for a function with loss's inputs and params: symbolic

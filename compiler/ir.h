@@ -121,8 +121,10 @@ typedef struct IrFunc {
   int nadjoint_of;
   int *grad_params;
   int ngrad_params;
-  /* hash-consing */
+  /* hash-consing; off while forward mode places code by position (an
+   * existing value may come later in the block), simplify merges after */
   struct IrCse *cse;
+  bool no_reuse;
   Span span;
 } IrFunc;
 

@@ -1,4 +1,4 @@
-/* autodiff.h - derivatives by transforming IR (reverse.c; forward.c later). */
+/* autodiff.h - derivatives by transforming IR (reverse.c, forward.c). */
 #ifndef DMLC_AUTODIFF_H
 #define DMLC_AUTODIFF_H
 #include "../ir.h"
@@ -7,5 +7,11 @@
  * results become (loss, d_param...) for the params in f->grad_params.
  * False, with a diagnostic, if some operation has no rule yet. */
 bool ad_reverse(IrFunc *f, Diags *d);
+
+/* Turn loss_grad into loss_hvp in place: one more input v_P per param with
+ * a gradient (the direction), results H v, one per such param (forward
+ * mode over reverse). False, with a diagnostic, for an operation without
+ * a tangent rule yet (max pooling). */
+bool ad_forward_hvp(IrFunc *f, Diags *d);
 
 #endif
