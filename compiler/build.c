@@ -1,6 +1,7 @@
 /* build.c - the middle of the pipeline for native code: for each entry
  * point, lower (inlining everything), differentiate for loss_grad, simplify
- * (which also removes dead code) and schedule. */
+ * (which also removes dead code) and schedule; loss_hvp (forward over
+ * reverse) when asked for. */
 #include "build.h"
 #include "autodiff/autodiff.h"
 #include "lower.h"
@@ -15,7 +16,8 @@ static bool add_unit(Arena *a, Diags *d, CgUnit **units, int *n, int *cap, const
   return true;
 }
 
-bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *prefix, CgUnit **units, int *nunits) {
+bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *prefix, bool with_hvp, CgUnit **units,
+                 int *nunits) {
   int cap = 0;
   *units = NULL;
   *nunits = 0;
@@ -41,6 +43,12 @@ bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *pr
     IrFunc *g = lower_function(p, it, a, d, opt);
     if (g && ad_reverse(g, d)) ok &= add_unit(a, d, units, nunits, &cap, prefix, simplify(g));
     else ok = false;
+    if (!ok || !with_hvp) continue;
+    /* loss_hvp when it can be built; a model it cannot (max pooling) just has none */
+    IrFunc *h = lower_function(p, it, a, d, opt);
+    Diags quiet = {.arena = d->arena, .limit = d->limit};
+    if (h && ad_reverse(h, &quiet) && ad_forward_hvp((h = simplify(h)), &quiet))
+      ok &= add_unit(a, d, units, nunits, &cap, prefix, simplify(h));
   }
   return ok;
 }

@@ -158,8 +158,8 @@ static const Expr *train_value(const Item *train, const char *k) {
   return NULL;
 }
 
-/* What the runtime can do: read float and i32 inputs (no bool), run the
- * first-order optimizers, and tell features from labels to standardise. */
+/* What the runtime can do: read float and i32 inputs (no bool), and tell
+ * features from labels to standardise. */
 static bool runtime_can_train(Spec *s, const IrFunc *loss, const IrFunc *pred, const Item *train) {
   bool ok = true;
   for (int i = 0; i < loss->ninputs; i++) {
@@ -174,13 +174,6 @@ static bool runtime_can_train(Spec *s, const IrFunc *loss, const IrFunc *pred, c
     diag_error(s->d, st->span, "standardize = true needs `fn predict` to tell the features (its inputs) from the labels");
     ok = false;
   }
-  const Expr *opt = train_value(train, "optimizer");
-  static const char *const later[] = {"lbfgs", "newton", "newton_cg"};
-  for (int i = 0; opt && opt->name && i < 3; i++)
-    if (strcmp(opt->name, later[i]) == 0) {
-      diag_warning(s->d, opt->span, "the training runtime does not implement `%s` yet: `train` will refuse it unless "
-                                    "given another with --optimizer", opt->name);
-    }
   return ok;
 }
 
@@ -306,6 +299,11 @@ static void train_block(Spec *s, const Item *train) {
   fputc('}', s->out);
 }
 
+bool model_wants_hvp(const Program *p) {
+  const Expr *opt = train_value(find_item(p, IT_TRAIN, NULL), "optimizer");
+  return opt && opt->name && (strcmp(opt->name, "newton") == 0 || strcmp(opt->name, "newton_cg") == 0);
+}
+
 static const IrFunc *unit(const CgUnit *units, int n, const char *name) {
   for (int i = 0; i < n; i++)
     if (strcmp(units[i].f->name, name) == 0) return units[i].f;
@@ -328,8 +326,25 @@ const char *model_spec(const Program *p, const CgUnit *units, int nunits, const 
   str(&s, name);
   fputs(",\"source\":", s.out);
   str(&s, loss->span.src ? loss->span.src->name : "");
+  /* the runtime keeps params and float data in one type: the model's,
+   * or the one every param and float input is declared with */
+  DType dt = DT_REAL;
+  bool mixed = false;
+  for (int i = 0; i < loss->nparams + loss->ninputs; i++) {
+    DType t = i < loss->nparams ? loss->params[i].ty.dt : loss->input_types[i - loss->nparams].dt;
+    if (t != DT_F32 && t != DT_F64) continue;
+    mixed |= dt != DT_REAL && t != dt;
+    dt = t;
+  }
+  if (mixed) {
+    diag_error(d, loss->span, "an executable keeps its params and data in one float type, but this model mixes f32 and f64");
+    diag_hint(d, "declare them all f32 (and build with --dtype f64 for double precision) or all f64");
+    fclose(s.out);
+    free(text);
+    return NULL;
+  }
   fputs(",\"dtype\":", s.out);
-  str(&s, dtype_name(model_float));
+  str(&s, dtype_name(dt == DT_REAL ? model_float : dt));
   params(&s, loss, unit(units, nunits, "loss_grad"));
   inputs(&s, loss);
   fputs(",\"dims\":[", s.out);

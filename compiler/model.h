@@ -11,4 +11,8 @@
 const char *model_spec(const Program *p, const CgUnit *units, int nunits, const char *name, DType model_float,
                        Arena *a, Diags *d);
 
+/* Whether the train block's optimizer uses Hessian-vector products, so the
+ * executable needs loss_hvp. */
+bool model_wants_hvp(const Program *p);
+
 #endif

@@ -206,6 +206,7 @@ typedef struct Model {
   const char **dims;   /* symbolic dims of loss/loss_grad, in call order */
   int ndims;
   const DmlEntry *loss, *loss_grad, *predict;
+  const DmlEntry *loss_hvp; /* H v, for newton and newton_cg; NULL if not built */
   int *pred_inputs;    /* predict's inputs as loss input indices */
   int npred_inputs;
   const char **pred_dims;
@@ -267,6 +268,35 @@ bool schedule_by_name(Schedule *s, const char *name);
  * `per_epoch` steps an epoch. */
 double schedule_lr(const Schedule *s, double base, int64_t step, int64_t per_epoch, int64_t total);
 
+/* ---- second-order optimizers (newton.c) -------------------------------------------- */
+
+/* A smooth function of n variables, in f64, as the minimizers see it. */
+typedef struct Objective {
+  void *ctx;
+  int64_t n;
+  bool (*value)(void *ctx, const double *w, double *f);
+  bool (*value_grad)(void *ctx, const double *w, double *f, double *g);
+  bool (*hvp)(void *ctx, const double *w, const double *v, double *hv); /* NULL: none */
+  /* after each iteration: its number, the loss, the gradient norm, the step length */
+  bool (*report)(void *ctx, int iter, double f, double gnorm, double step);
+} Objective;
+
+typedef enum { SO_NEWTON, SO_NEWTON_CG, SO_LBFGS } SecondOrderKind;
+
+typedef struct SecondOrder {
+  SecondOrderKind kind;
+  double damping;      /* newton: added to the diagonal at first (Levenberg) */
+  double tol;          /* stop when the gradient norm is below */
+  int max_iters;
+  int history;         /* lbfgs: pairs kept */
+  int cg_iters;        /* newton_cg: conjugate gradient steps per iteration */
+} SecondOrder;
+
+bool second_order_by_name(SecondOrder *s, const char *name);
+/* Minimise from w (updated in place). Returns false on an evaluation error
+ * (rt_error set); *iters and *gnorm say where it stopped. */
+bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, int *iters, double *gnorm);
+
 /* ---- a run: the train block merged with the command line (main.c, train.c) ------- */
 
 typedef struct RunConfig {
@@ -280,6 +310,8 @@ typedef struct RunConfig {
   int64_t seed;
   Optimizer opt;
   const char *unavailable_optimizer; /* the train block's, when the runtime lacks it */
+  bool second_order;        /* newton, newton_cg, lbfgs: full batch, so2 below */
+  SecondOrder so2;
   Schedule sched;
   double clip;              /* 0: none */
   const char *metric;

@@ -33,7 +33,8 @@ static const char usage_text[] =
     "  --split X              fraction of the data used for training (0 < X < 1; 0: no validation split)\n"
     "  --standardize, --no-standardize   standardize the feature columns\n"
     "  --epochs N  --batch N  --seed N\n"
-    "  --optimizer NAME       sgd, momentum, nesterov, adam, adamw, rmsprop\n"
+    "  --optimizer NAME       sgd, momentum, nesterov, adam, adamw, rmsprop; full batch: newton, newton_cg, lbfgs\n"
+    "  --tol X  --max-iters N  --damping X  --history N  --cg-iters N   second-order settings\n"
     "  --lr X  --momentum X  --beta1 X  --beta2 X  --eps X  --alpha X\n"
     "  --weight-decay X  --l1 X  --clip X (max gradient norm)\n"
     "  --schedule NAME        constant, step, cosine, warmup\n"
@@ -135,8 +136,18 @@ static bool config_from_spec(const Model *m, RunConfig *c, DataInput *data_buf, 
   c->clip = num_or(t, "clip", 0);
   const Json *opt = json_get(t, "optimizer");
   const Json *oname = json_get(opt, "name");
-  if (!optim_by_name(&c->opt, oname && oname->kind == JSON_STR ? oname->str : "sgd")) {
-    c->unavailable_optimizer = oname->str; /* an error only if `train` gets no other */
+  const char *name = oname && oname->kind == JSON_STR ? oname->str : "sgd";
+  if (second_order_by_name(&c->so2, name)) { /* full batch; the first-order settings stay unused */
+    c->second_order = true;
+    optim_by_name(&c->opt, "sgd");
+    c->opt.name = c->so2.kind == SO_NEWTON ? "newton" : c->so2.kind == SO_NEWTON_CG ? "newton_cg" : "lbfgs";
+    c->so2.damping = num_or(opt, "damping", c->so2.damping);
+    c->so2.tol = num_or(t, "tol", num_or(opt, "tol", c->so2.tol));
+    c->so2.max_iters = (int)num_or(t, "max_iters", num_or(opt, "max_iters", c->so2.max_iters));
+    c->so2.history = (int)num_or(opt, "history", c->so2.history);
+    c->so2.cg_iters = (int)num_or(opt, "cg_iters", c->so2.cg_iters);
+  } else if (!optim_by_name(&c->opt, name)) {
+    c->unavailable_optimizer = name; /* an error only if `train` gets no other */
     optim_by_name(&c->opt, "sgd");
   }
   const char *keys[] = {"lr", "momentum", "beta1", "beta2", "eps", "alpha", "weight_decay"};
@@ -188,7 +199,8 @@ static const NumOpt num_opts[] = {
     {"--epochs", 'p'}, {"--batch", 'p'}, {"--seed", 'i'},  {"--lr", 'r'},    {"--momentum", 'f'},
     {"--beta1", 'f'},  {"--beta2", 'f'}, {"--eps", 'r'},   {"--alpha", 'f'}, {"--weight-decay", 'n'},
     {"--l1", 'n'},     {"--clip", 'r'},  {"--split", 'f'}, {"--every", 'p'}, {"--gamma", 'r'},
-    {"--min-lr", 'n'}, {"--warmup", 'p'}, {"--entries", 'p'}, {"--steps", 'p'},
+    {"--min-lr", 'n'}, {"--warmup", 'p'}, {"--entries", 'p'}, {"--steps", 'p'}, {"--tol", 'r'},
+    {"--max-iters", 'p'}, {"--damping", 'n'}, {"--history", 'p'}, {"--cg-iters", 'p'},
 };
 
 static void set_num(RunConfig *c, const char *name, double v) {
@@ -211,6 +223,11 @@ static void set_num(RunConfig *c, const char *name, double v) {
   else if (strcmp(name, "--split") == 0) c->split = v;
   else if (strcmp(name, "--gamma") == 0) c->sched.gamma = v;
   else if (strcmp(name, "--min-lr") == 0) c->sched.min_lr = v;
+  else if (strcmp(name, "--tol") == 0) c->so2.tol = v;
+  else if (strcmp(name, "--max-iters") == 0) c->so2.max_iters = (int)v;
+  else if (strcmp(name, "--damping") == 0) c->so2.damping = v;
+  else if (strcmp(name, "--history") == 0) c->so2.history = (int)v;
+  else if (strcmp(name, "--cg-iters") == 0) c->so2.cg_iters = (int)v;
 }
 
 static bool parse_num_opt(const NumOpt *o, const char *text, double *v) {
@@ -261,8 +278,14 @@ static int parse_options(const Model *m, RunConfig *c, int argc, char **argv, Da
     double l1 = c->opt.l1;
     if (!c->unavailable_optimizer && strcmp(argv[i + 1], c->opt.name) == 0) continue; /* keep the block's settings */
     c->unavailable_optimizer = NULL;
+    c->second_order = second_order_by_name(&c->so2, argv[i + 1]);
+    if (c->second_order) {
+      c->opt.name = argv[i + 1];
+      continue;
+    }
     if (!optim_by_name(&c->opt, argv[i + 1]))
-      return usage_error("unknown optimizer `%s`; the optimizers are sgd, momentum, nesterov, adam, adamw, rmsprop",
+      return usage_error("unknown optimizer `%s`; the optimizers are sgd, momentum, nesterov, adam, adamw, rmsprop, "
+                         "newton, newton_cg, lbfgs",
                          argv[i + 1]);
     c->opt.l1 = l1;
   }

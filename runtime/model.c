@@ -145,6 +145,7 @@ bool model_open(Model *m, const char *spec, const DmlEntry *entries) {
   m->loss = find_entry(entries, "loss");
   m->loss_grad = find_entry(entries, "loss_grad");
   m->predict = json_get(j, "predict") ? find_entry(entries, "predict") : NULL;
+  m->loss_hvp = find_entry(entries, "loss_hvp");
   if (!m->loss || (m->ngrads && !m->loss_grad)) return bad_spec("entry points");
   lay_out_params(m);
   return true;

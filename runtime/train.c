@@ -660,6 +660,8 @@ static bool session_open(Session *s, const Model *m, const RunConfig *c, DataMod
   return alloc_buffers(s, c->batch);
 }
 
+static int train_full_batch(Session *s);
+
 int run_train(const Model *m, const RunConfig *c) {
   if (!m->ngrads) return rt_error("the loss depends on no param: there is nothing to train"), 1;
   if (c->unavailable_optimizer)
@@ -667,6 +669,11 @@ int run_train(const Model *m, const RunConfig *c) {
                     "(sgd, momentum, nesterov, adam, adamw, rmsprop)", c->unavailable_optimizer), 1;
   Session s;
   bool ok = session_open(&s, m, c, DATA_TRAIN);
+  if (ok && c->second_order) {
+    int status = train_full_batch(&s);
+    session_free(&s);
+    return status;
+  }
   FILE *log = NULL;
   if (ok && c->log_path && !(log = fopen(c->log_path, "w")))
     ok = rt_error("cannot write %s: %s", c->log_path, strerror(errno));
@@ -721,6 +728,15 @@ int run_train(const Model *m, const RunConfig *c) {
       printf("  %.0f ex/s\n", dt > 0 ? (double)s.train.n / dt : 0);
       fflush(stdout);
     }
+  }
+  if (ok && c->opt.l1 > 0 && !c->quiet) { /* what the proximal step bought */
+    int64_t zeros = 0, total = 0;
+    for (int g = 0; g < m->ngrads; g++) {
+      const RtParam *p = &m->params[m->grads[g]];
+      for (int64_t e = 0; p->trained && e < p->size; e++) zeros += get(&s, s.params, p->offset + e) == 0;
+      total += p->trained ? p->size : 0;
+    }
+    printf("l1 %g: %lld of %lld trained values are exactly zero\n", c->opt.l1, (long long)zeros, (long long)total);
   }
   if (ok && c->save_path) ok = save_checkpoint(&s, c->save_path);
   if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
@@ -1033,5 +1049,179 @@ int run_bench(const Model *m, const RunConfig *c) {
     printf("%s: %.6f ms per training step (best of 5 rounds of %d; mean %.6f ms) at batch %lld, %s, %.0f examples/s\n",
            m->name, 1e3 * best, steps, 1e3 * total / 5, (long long)c->batch, s.opt.name, (double)c->batch / best);
   session_free(&s);
+  return ok ? 0 : 1;
+}
+
+/* ---- second-order training: newton, newton_cg, lbfgs on the full batch ------------ */
+
+typedef struct FullBatch {
+  Session *s;
+  int64_t n;                  /* trained values */
+  void **v_bufs;              /* loss_hvp's direction, one buffer per gradient */
+  void **hv_bufs;
+  FILE *log;
+  EpochRow *rows;
+  int nrows, cap;
+  double t0;
+} FullBatch;
+
+/* w (f64) into the trained params, in the order of the gradients. */
+static void set_params(FullBatch *fb, const double *w) {
+  Session *s = fb->s;
+  int64_t at = 0;
+  for (int k = 0; k < s->m->ngrads; k++) {
+    const RtParam *p = &s->m->params[s->m->grads[k]];
+    if (!p->trained) continue;
+    for (int64_t e = 0; e < p->size; e++) put(s, s->params, p->offset + e, w[at++]);
+  }
+}
+
+static void get_trained(FullBatch *fb, const char *block, double *out) {
+  Session *s = fb->s;
+  int64_t at = 0;
+  for (int k = 0; k < s->m->ngrads; k++) {
+    const RtParam *p = &s->m->params[s->m->grads[k]];
+    if (!p->trained) continue;
+    for (int64_t e = 0; e < p->size; e++) out[at++] = get(s, block, p->offset + e);
+  }
+}
+
+static void fill_all(Session *s) {
+  for (int64_t i = 0; i < s->train.n; i++) s->order[i] = i;
+  fill_batch(s, &s->train, s->order, s->train.n);
+}
+
+static bool fb_value(void *ctx, const double *w, double *f) {
+  FullBatch *fb = ctx;
+  set_params(fb, w);
+  fill_all(fb->s);
+  return batch_loss(fb->s, fb->s->train.n, f);
+}
+
+static bool fb_value_grad(void *ctx, const double *w, double *f, double *g) {
+  FullBatch *fb = ctx;
+  Session *s = fb->s;
+  const Model *m = s->m;
+  set_params(fb, w);
+  fill_all(s);
+  void *outputs[257];
+  double loss_val[1];
+  outputs[0] = loss_val;
+  for (int k = 0; k < m->ngrads; k++) outputs[k + 1] = s->grads + (size_t)m->params[m->grads[k]].offset * s->es;
+  if (!call(s, m->loss_grad, m->dims, m->ndims, s->train.n, s->batch_bufs, outputs)) return false;
+  *f = get(s, loss_val, 0);
+  get_trained(fb, s->grads, g);
+  return check_finite(s, *f, fb->nrows, 0);
+}
+
+static bool fb_hvp(void *ctx, const double *w, const double *v, double *hv) {
+  FullBatch *fb = ctx;
+  Session *s = fb->s;
+  const Model *m = s->m;
+  set_params(fb, w);
+  fill_all(s);
+  void *inputs[MAX_INPUTS + 256];
+  int ni = 0;
+  for (int i = 0; i < m->ninputs; i++) inputs[ni++] = s->batch_bufs[i];
+  int64_t at = 0;
+  for (int k = 0; k < m->ngrads; k++) {
+    const RtParam *p = &m->params[m->grads[k]];
+    for (int64_t e = 0; e < p->size; e++) put(s, fb->v_bufs[k], e, p->trained ? v[at + e] : 0);
+    if (p->trained) at += p->size;
+    inputs[ni++] = fb->v_bufs[k];
+  }
+  if (!call(s, m->loss_hvp, m->dims, m->ndims, s->train.n, inputs, fb->hv_bufs)) return false;
+  at = 0;
+  for (int k = 0; k < m->ngrads; k++) {
+    const RtParam *p = &m->params[m->grads[k]];
+    if (!p->trained) continue;
+    for (int64_t e = 0; e < p->size; e++) hv[at++] = get(s, fb->hv_bufs[k], e);
+  }
+  return true;
+}
+
+static bool fb_report(void *ctx, int iter, double f, double gnorm, double step) {
+  FullBatch *fb = ctx;
+  Session *s = fb->s;
+  Score val = {NAN, NAN, 0};
+  if (s->has_val && !evaluate(s, &s->val, &val)) return false;
+  EpochRow r = {iter, f, val.loss, val.metric, now() - fb->t0};
+  if (fb->nrows < fb->cap) fb->rows[fb->nrows++] = r;
+  if (fb->log) {
+    fprintf(fb->log, "%d,%.17g,%.17g,%.17g,%.3f,%.6g\n", iter, f, val.loss, val.metric, r.seconds, gnorm);
+    if (fflush(fb->log) != 0) return rt_error("cannot write %s: %s", s->c->log_path, strerror(errno));
+  }
+  if (s->c->plot_path &&
+      !plot_svg(s->c->plot_path, s->m->name, fb->rows, fb->nrows, strcmp(s->m->metric, "none") ? s->m->metric : NULL))
+    return false;
+  if (!s->c->quiet) {
+    char metric[32];
+    format_metric(s, val.metric, metric, sizeof metric);
+    printf("iteration %2d  loss %.10g  gradient norm %.3e  step %g", iter, f, gnorm, step);
+    if (s->has_val) printf("  val loss %.6g", val.loss);
+    if (s->has_val && !isnan(val.metric)) printf("  val %s %s", s->m->metric, metric);
+    printf("\n");
+    fflush(stdout);
+  }
+  return true;
+}
+
+static int train_full_batch(Session *s) {
+  const Model *m = s->m;
+  const RunConfig *c = s->c;
+  static const char *names[] = {"newton", "newton_cg", "lbfgs"};
+  const char *name = names[c->so2.kind];
+  if (c->so2.kind != SO_LBFGS && !m->loss_hvp)
+    return rt_error("this executable has no loss_hvp, which %s needs: set `optimizer = %s` in the train block and "
+                    "rebuild (max pooling models cannot have one yet; use lbfgs)", name, name), 1;
+  int64_t cap = s->train.n > (s->has_val ? s->val.n : 0) ? s->train.n : s->val.n;
+  for (int i = 0; i < MAX_INPUTS; i++) free(s->batch_bufs[i]), s->batch_bufs[i] = NULL;
+  free(s->pred_buf);
+  free(s->workspace);
+  s->pred_buf = s->workspace = NULL;
+  if (!alloc_buffers(s, cap)) return 1;
+  if (m->loss_hvp) { /* the workspace must also fit loss_hvp at the full batch */
+    int64_t need = workspace_at(s, m->loss_hvp, m->dims, m->ndims, cap);
+    free(s->workspace);
+    int64_t have = workspace_at(s, m->loss_grad, m->dims, m->ndims, cap);
+    int64_t l = workspace_at(s, m->loss, m->dims, m->ndims, cap), pr = workspace_at(s, m->predict, m->pred_dims,
+                                                                                     m->npred_dims, cap);
+    have = have > l ? have : l;
+    have = have > pr ? have : pr;
+    s->workspace = aligned_alloc(64, (size_t)((need > have ? need : have) + 64) / 64 * 64);
+  }
+  FullBatch fb = {.s = s, .t0 = now(), .cap = c->so2.max_iters + 2};
+  fb.rows = calloc((size_t)fb.cap, sizeof *fb.rows);
+  fb.v_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
+  fb.hv_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
+  for (int k = 0; k < m->ngrads; k++) {
+    size_t bytes = (size_t)m->params[m->grads[k]].size * s->es + 64;
+    fb.v_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    fb.hv_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  }
+  for (int k = 0; k < m->ngrads; k++)
+    if (m->params[m->grads[k]].trained) fb.n += m->params[m->grads[k]].size;
+  bool ok = true;
+  if (c->log_path && !(fb.log = fopen(c->log_path, "w"))) ok = rt_error("cannot write %s: %s", c->log_path, strerror(errno));
+  if (fb.log) fputs("epoch,train_loss,val_loss,val_metric,seconds,grad_norm\n", fb.log);
+  double *w = malloc(sizeof(double) * (size_t)(fb.n + 1));
+  get_trained(&fb, s->params, w);
+  Objective o = {&fb, fb.n, fb_value, fb_value_grad, m->loss_hvp ? fb_hvp : NULL, fb_report};
+  if (ok && !c->quiet)
+    printf("training %s: %lld examples, %lld for validation, full batch, %s, %lld params, gradient norm tolerance %g\n",
+           m->name, (long long)s->train.n, (long long)(s->has_val ? s->val.n : 0), name, (long long)fb.n, c->so2.tol);
+  int iters = 0;
+  double gnorm = NAN;
+  if (ok) ok = second_order_minimize(&o, &c->so2, w, &iters, &gnorm);
+  if (ok) set_params(&fb, w);
+  if (ok && !c->quiet)
+    printf("%s after %d iteration%s: gradient norm %.3e (tolerance %g)\n",
+           gnorm <= c->so2.tol ? "converged" : "stopped", iters, iters == 1 ? "" : "s", gnorm, c->so2.tol);
+  s->epoch = iters;
+  if (ok && c->save_path) ok = save_checkpoint(s, c->save_path);
+  if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
+  if (fb.log) fclose(fb.log);
+  for (int k = 0; k < m->ngrads; k++) free(fb.v_bufs[k]), free(fb.hv_bufs[k]);
+  free(fb.v_bufs), free(fb.hv_bufs), free(fb.rows), free(w);
   return ok ? 0 : 1;
 }

@@ -91,6 +91,49 @@ sines_prediction)
   ratio=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", a / b }')
   at_least "$ratio" 10 "rnn_sines validation loss drop (from $start to $end)"
   ;;
+newton)
+  # Newton's method on logistic regression: gradient norm below 1e-8 within
+  # 10 iterations, converging quadratically; newton_cg and lbfgs get there too
+  build logreg_newton
+  "$work/logreg_newton" train --log "$work/log.csv" >"$work/out" || fail "newton failed: $(cat "$work/out")"
+  grep -Eq "^converged after ([1-9]|10) iterations: gradient norm [0-9.e+-]+ \(tolerance 1e-08\)" "$work/out" ||
+    fail "newton did not converge within 10 iterations: $(tail -n 2 "$work/out")"
+  [ "$(head -n 1 "$work/log.csv")" = "epoch,train_loss,val_loss,val_metric,seconds,grad_norm" ] || fail "log header"
+  # the order of convergence from the last three steps: log(g4/g3) / log(g3/g2), 2 for Newton
+  order=$(tail -n 3 "$work/log.csv" | cut -d, -f6 | tr '\n' ' ' | awk '{ printf "%.2f", log($3 / $2) / log($2 / $1) }')
+  at_least "$order" 1.6 "newton's order of convergence (gradient norms $(tail -n 3 "$work/log.csv" | cut -d, -f6 | tr '\n' ' '))"
+  at_least "$(last_metric "$work/log.csv")" 0.96 "logreg_newton validation accuracy"
+  for o in newton_cg lbfgs; do
+    expect 0 "^converged after [0-9]+ iterations" -- "$work/logreg_newton" train --optimizer $o --max-iters 200
+  done
+  expect 0 "iteration  1 " -- "$work/logreg_newton" train --optimizer lbfgs --max-iters 1
+  ;;
+newton_quadratic)
+  # least squares is quadratic: one Newton step lands on the minimum
+  cat >"$work/lsq.dml" <<'EOF'
+param w: f64[10] = zeros
+param b: f64     = zeros
+fn predict(x: f64[n, 10]) -> f64[n] { x @ w + b }
+loss(x: f64[n, 10], y: f64[n]) { mse(predict(x), y) + 1e-2 * l2(w) }
+train {
+    data        = csv("DATA", delimiter = " ", x = cols(0, 10), y = col(10))
+    standardize = true
+    optimizer   = newton
+}
+EOF
+  sed -i "s|DATA|$top/examples/data/diabetes.csv|" "$work/lsq.dml"
+  "$dmlc" build "$work/lsq.dml" -o "$work/lsq" || fail "build lsq"
+  expect 0 "^converged after 1 iteration: gradient norm" -- "$work/lsq" train
+  ;;
+l1_sparsity)
+  build logreg_l1
+  "$work/logreg_l1" train --log "$work/log.csv" --save "$work/l1.st" >"$work/out" || fail "training failed"
+  zeros=$(sed -n 's/^l1 0.05: \([0-9]*\) of 31 trained values are exactly zero$/\1/p' "$work/out")
+  at_least "${zeros:-0}" 8 "exact zeros among logreg_l1's 31 weights"
+  at_least "$(last_metric "$work/log.csv")" 0.95 "logreg_l1 validation accuracy"
+  # without the penalty, none
+  "$work/logreg_l1" train --l1 0 --quiet --save "$work/dense.st" || fail "dense run"
+  ;;
 rnn_accuracy)
   build rnn_digits
   "$work/rnn_digits" train --quiet --log "$work/log.csv" || fail "training failed"
