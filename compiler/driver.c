@@ -32,6 +32,7 @@ static const char *usage_text =
     "  emit ir FILE           print the tensor IR of the loss and each function\n"
     "  emit grad FILE         print loss_grad, the generated gradient program, as DML\n"
     "  emit grad-ir FILE      print loss_grad as tensor IR, after simplification\n"
+    "  emit hvp FILE          print loss_hvp, H v by forward mode over loss_grad, as DML (hvp-ir: as IR)\n"
     "  gradcheck FILE         compare loss_grad with finite differences (f64)\n"
     "  build FILE [-o NAME]               native executable: ./NAME train|eval|predict|gradcheck|info\n"
     "  build FILE --lib [-o libNAME.so]   native shared library + NAME.h for C callers\n"
@@ -264,12 +265,15 @@ static bool emit_ir(Front *f, const Options *o) {
   return ok;
 }
 
-static bool emit_grad(Front *f, const Options *o, const char *path, bool raw) {
+/* loss_grad, or with hvp loss_hvp (forward mode over it), as DML or IR. */
+static bool emit_grad(Front *f, const Options *o, const char *path, bool raw, bool hvp) {
   Item *loss = find_loss(f, path);
   if (!loss) return false;
   IrFunc *fn = lower_function(&f->prog, loss, &f->arena, &f->diags, o->sema);
   if (!fn || !ad_reverse(fn, &f->diags)) return false;
   fn = simplify(fn);
+  if (hvp && !ad_forward_hvp(fn, &f->diags)) return false;
+  if (hvp) fn = simplify(fn);
   if (raw) ir_print(stdout, fn);
   else return emit_dml(stdout, fn, &f->prog, path, &f->diags);
   return true;
@@ -327,12 +331,15 @@ static int emit_native(const Options *o, const char *stdlib_dir) {
 }
 
 static int cmd_emit(const Options *o, const char *stdlib_dir) {
-  static const char *whats = "tokens, ast, source, ir, grad, grad-ir, loops, llvm or asm";
+  static const char *whats = "tokens, ast, source, ir, grad, grad-ir, hvp, hvp-ir, loops, llvm or asm";
   if (!o->what) return usage_error("emit needs what to print (%s): dmlc emit ast model.dml", whats);
   if (o->nfiles != 1) return usage_error("emit takes exactly one file: dmlc emit %s model.dml", o->what);
   if (strcmp(o->what, "tokens") == 0) return emit_tokens(o->files[0], o, stdlib_dir);
   bool ast = strcmp(o->what, "ast") == 0, source = strcmp(o->what, "source") == 0;
   bool ir = strcmp(o->what, "ir") == 0, grad = strcmp(o->what, "grad") == 0, grad_ir = strcmp(o->what, "grad-ir") == 0;
+  bool hvp = strcmp(o->what, "hvp") == 0, hvp_ir = strcmp(o->what, "hvp-ir") == 0;
+  grad |= hvp;
+  grad_ir |= hvp_ir;
   bool native = strcmp(o->what, "loops") == 0 || strcmp(o->what, "llvm") == 0 || strcmp(o->what, "asm") == 0;
   if (native) return emit_native(o, stdlib_dir);
   if (!ast && !source && !ir && !grad && !grad_ir) {
@@ -346,7 +353,7 @@ static int cmd_emit(const Options *o, const char *stdlib_dir) {
     if (ast) ast_dump(stdout, &f.prog);
     else if (source) ast_print_source(stdout, &f.prog);
     else if (ir) ok = emit_ir(&f, o);
-    else ok = emit_grad(&f, o, o->files[0], grad_ir);
+    else ok = emit_grad(&f, o, o->files[0], grad_ir, hvp || hvp_ir);
   }
   int errors = flush(&f, o);
   front_free(&f);
