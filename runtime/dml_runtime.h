@@ -329,5 +329,6 @@ int run_predict(const Model *m, const RunConfig *c);
 int run_gradcheck(const Model *m, const RunConfig *c);
 int run_info(const Model *m, const RunConfig *c);
 int run_bench(const Model *m, const RunConfig *c);
+int run_hessian(const Model *m, const RunConfig *c);
 
 #endif

@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  gradcheck    compare the compiled gradient with finite differences\n"
     "  info         params, shapes, inputs, training settings, planned memory\n"
     "  bench        time training steps on random data of the batch size (--steps N)\n"
+    "  hessian      the Hessian of the loss over the training set (--load CKPT), as CSV rows on stdout\n"
     "\n"
     "options (defaults from the model's train block):\n"
     "  --data FILE | NAME=FILE  training data (csv: the file; npy/idx: one file per input)\n"
@@ -361,16 +362,16 @@ int main(int argc, char **argv) {
   }
   int nargs;
   char **args = split_equals(argc, argv, &nargs);
-  static const char *const cmds[] = {"train", "eval", "predict", "gradcheck", "info", "bench"};
-  int (*const runs[])(const Model *, const RunConfig *) = {run_train, run_eval, run_predict, run_gradcheck, run_info,
-                                                           run_bench};
+  static const char *const cmds[] = {"train", "eval", "predict", "gradcheck", "info", "bench", "hessian"};
+  int (*const runs[])(const Model *, const RunConfig *) = {run_train, run_eval,  run_predict, run_gradcheck,
+                                                           run_info,  run_bench, run_hessian};
   int cmd = -1;
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < 7; i++)
     if (strcmp(argv[1], cmds[i]) == 0) cmd = i;
   RunConfig c;
   DataInput dbuf[MAX_DATA_INPUTS], vbuf[MAX_DATA_INPUTS];
   int status;
-  if (cmd < 0) status = usage_error("unknown command `%s`; the commands are train, eval, predict, gradcheck, info, bench", argv[1]);
+  if (cmd < 0) status = usage_error("unknown command `%s`; the commands are train, eval, predict, gradcheck, info, bench, hessian", argv[1]);
   else if (!config_from_spec(&m, &c, dbuf, vbuf)) {
     fprintf(stderr, "%s\n", rt_message());
     status = 1;

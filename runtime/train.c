@@ -1225,3 +1225,51 @@ static int train_full_batch(Session *s) {
   free(fb.v_bufs), free(fb.hv_bufs), free(fb.rows), free(w);
   return ok ? 0 : 1;
 }
+
+/* ---- hessian ------------------------------------------------------------------------ */
+
+/* The Hessian of the loss over the training set at the current params
+ * (--load), column by column from loss_hvp, printed as CSV rows in the
+ * order of the trained params' values. */
+int run_hessian(const Model *m, const RunConfig *c) {
+  if (!m->loss_hvp)
+    return rt_error("this executable has no loss_hvp: build the model with `optimizer = newton` or newton_cg "
+                    "in its train block (max pooling models cannot have one yet)"), 1;
+  Session s;
+  bool ok = session_open(&s, m, c, DATA_TRAIN);
+  FullBatch fb = {.s = &s};
+  for (int k = 0; ok && k < m->ngrads; k++) fb.n += m->params[m->grads[k]].trained ? m->params[m->grads[k]].size : 0;
+  if (ok && fb.n > 4000) ok = rt_error("the Hessian would be %lld x %lld; this command prints at most 4000 x 4000",
+                                       (long long)fb.n, (long long)fb.n);
+  if (ok) { /* buffers for the whole training set, and the directions */
+    for (int i = 0; i < MAX_INPUTS; i++) free(s.batch_bufs[i]), s.batch_bufs[i] = NULL;
+    free(s.pred_buf);
+    free(s.workspace);
+    s.pred_buf = s.workspace = NULL;
+    ok = alloc_buffers(&s, s.train.n);
+    int64_t need = workspace_at(&s, m->loss_hvp, m->dims, m->ndims, s.train.n);
+    free(s.workspace);
+    s.workspace = aligned_alloc(64, (size_t)(need + 64) / 64 * 64);
+  }
+  fb.v_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
+  fb.hv_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
+  for (int k = 0; k < m->ngrads; k++) {
+    size_t bytes = (size_t)m->params[m->grads[k]].size * s.es + 64;
+    fb.v_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    fb.hv_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  }
+  double *w = malloc(sizeof(double) * (size_t)(fb.n + 1)), *e = calloc((size_t)fb.n + 1, sizeof(double));
+  double *h = malloc(sizeof(double) * (size_t)(fb.n * fb.n + 1));
+  if (ok) get_trained(&fb, s.params, w);
+  for (int64_t j = 0; ok && j < fb.n; j++) { /* column j = H e_j */
+    e[j] = 1;
+    ok = fb_hvp(&fb, w, e, h + j * fb.n);
+    e[j] = 0;
+  }
+  for (int64_t i = 0; ok && i < fb.n; i++) /* printed once computed: no partial output */
+    for (int64_t j = 0; j < fb.n; j++) printf("%.17g%c", h[j * fb.n + i], j + 1 < fb.n ? ',' : '\n');
+  for (int k = 0; k < m->ngrads; k++) free(fb.v_bufs[k]), free(fb.hv_bufs[k]);
+  free(fb.v_bufs), free(fb.hv_bufs), free(w), free(e), free(h);
+  session_free(&s);
+  return ok ? 0 : 1;
+}

@@ -107,6 +107,14 @@ newton)
     expect 0 "^converged after [0-9]+ iterations" -- "$work/logreg_newton" train --optimizer $o --max-iters 200
   done
   expect 0 "iteration  1 " -- "$work/logreg_newton" train --optimizer lbfgs --max-iters 1
+  # the Hessian at the optimum: 31 x 31, symmetric, positive diagonal
+  "$work/logreg_newton" train --quiet --save "$work/opt.st" || fail "save"
+  "$work/logreg_newton" hessian --load "$work/opt.st" >"$work/H.csv" || fail "hessian"
+  awk -F, '{ for (j = 1; j <= NF; j++) h[NR, j] = $j; if (NF != 31) bad = 1 }
+    END { if (NR != 31) bad = 1
+          for (i = 1; i <= 31; i++) { if (h[i, i] <= 0) bad = 1
+            for (j = 1; j <= 31; j++) { d = h[i, j] - h[j, i]; if (d > 1e-12 || d < -1e-12) bad = 1 } }
+          exit bad }' "$work/H.csv" || fail "the Hessian is not a symmetric 31 x 31 matrix with a positive diagonal"
   ;;
 newton_quadratic)
   # least squares is quadratic: one Newton step lands on the minimum
