@@ -34,7 +34,7 @@ static const char *usage_text =
     "  emit grad-ir FILE      print loss_grad as tensor IR, after simplification\n"
     "  emit hvp FILE          print loss_hvp, H v by forward mode over loss_grad, as DML (hvp-ir: as IR)\n"
     "  gradcheck FILE         compare loss_grad with finite differences (f64)\n"
-    "  build FILE [-o NAME]               native executable: ./NAME train|eval|predict|gradcheck|info\n"
+    "  build FILE [-o NAME]               native executable: ./NAME train|eval|predict|gradcheck|info|bench|hessian\n"
     "  build FILE --lib [-o libNAME.so]   native shared library + NAME.h for C callers\n"
     "  run FILE [-- ARGS]     build into a cache (keyed by the sources) and run ./NAME ARGS (default: train)\n"
     "  build FILE -c [-o NAME.o]          native relocatable object\n"

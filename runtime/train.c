@@ -989,6 +989,11 @@ int run_info(const Model *m, const RunConfig *c) {
   } else {
     printf("\nno fn predict: predict and the metric are unavailable\n");
   }
+  if (c->second_order)
+    printf("metric: %s\n\ntraining: %s on the full batch, gradient norm tolerance %g, at most %d iterations, seed %lld%s\n",
+           m->metric, c->opt.name, c->so2.tol, c->so2.max_iters, (long long)c->seed,
+           c->standardize ? ", standardized inputs" : "");
+  else
   printf("metric: %s\n\ntraining: %s%s, lr %g, batch %lld, %d epochs, seed %lld%s%s\n", m->metric,
          c->unavailable_optimizer ? c->unavailable_optimizer : c->opt.name,
          c->unavailable_optimizer ? " (not in the runtime yet: train needs --optimizer)" : "", c->opt.lr,

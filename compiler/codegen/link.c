@@ -170,9 +170,12 @@ bool link_write_header(const char *path, const char *model, const char *source, 
     fputs("\n *   outputs:", out);
     for (int i = 0; i < f->nresults; i++) {
       const IrType *t = &f->v[f->results[i]].ty;
-      const char *what = f->grad_params && i > 0 && i - 1 < f->ngrad_params
+      bool hvp = strcmp(f->name, "loss_hvp") == 0; /* H v per param, no loss first */
+      const char *what = hvp && i < f->ngrad_params ? f->params[f->grad_params[i]].name
+                         : f->grad_params && i > 0 && i - 1 < f->ngrad_params
                              ? f->params[f->grad_params[i - 1]].name : (i == 0 && f->grad_params ? "loss" : "value");
-      fprintf(out, "%s[%d] %s%s: %s ", i ? ",\n *           " : " ", i, f->grad_params && i > 0 ? "d_" : "", what, c_elem(t->dt));
+      const char *prefix = hvp ? "Hv_" : f->grad_params && i > 0 ? "d_" : "";
+      fprintf(out, "%s[%d] %s%s: %s ", i ? ",\n *           " : " ", i, prefix, what, c_elem(t->dt));
       c_type(out, t);
     }
     fputs("\n */\n", out);
