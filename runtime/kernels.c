@@ -345,17 +345,26 @@ void dmlrt_broadcast(const void *x, void *y, size_t elem, int rank, const int64_
 
 void dmlrt_box_copy(const void *x, void *y, size_t elem, int rank, const int64_t *dims, const int64_t *lo,
                     const int64_t *len, int scatter) {
+  /* the trailing axes the box spans whole are one contiguous run, copied
+   * at once; an odometer walks the axes before them */
+  int inner = rank;
+  int64_t run = 1;
+  while (inner > 0 && lo[inner - 1] == 0 && len[inner - 1] == dims[inner - 1]) run *= dims[--inner];
+  if (inner > 0) run *= len[--inner]; /* the last partial axis is contiguous too */
   int64_t total = 1;
-  for (int i = 0; i < rank; i++) total *= len[i];
+  for (int i = 0; i < inner; i++) total *= len[i];
   int64_t idx[16] = {0};
   const char *src = x;
   char *dst = y;
+  size_t bytes = (size_t)run * elem;
   for (int64_t e = 0; e < total; e++) {
     int64_t off = 0;
-    for (int d = 0; d < rank; d++) off = off * dims[d] + lo[d] + idx[d];
-    if (scatter) memcpy(dst + (size_t)off * elem, src + (size_t)e * elem, elem);
-    else memcpy(dst + (size_t)e * elem, src + (size_t)off * elem, elem);
-    for (int d = rank - 1; d >= 0; d--) {
+    for (int d = 0; d < inner; d++) off = off * dims[d] + lo[d] + idx[d];
+    off = off * (inner < rank ? dims[inner] : 1) + (inner < rank ? lo[inner] : 0);
+    for (int d = inner + 1; d < rank; d++) off *= dims[d];
+    if (scatter) memcpy(dst + (size_t)off * elem, src + (size_t)e * bytes, bytes);
+    else memcpy(dst + (size_t)e * bytes, src + (size_t)off * elem, bytes);
+    for (int d = inner - 1; d >= 0; d--) {
       if (++idx[d] < len[d]) break;
       idx[d] = 0;
     }
