@@ -1171,6 +1171,29 @@ static bool fb_report(void *ctx, int iter, double f, double gnorm, double step) 
   return true;
 }
 
+/* Buffers for the whole training (or validation) set at once, with a
+ * workspace that fits every entry point, loss_hvp's included. */
+static bool alloc_full_batch(Session *s) {
+  const Model *m = s->m;
+  int64_t cap = s->train.n > (s->has_val ? s->val.n : 0) ? s->train.n : s->val.n;
+  for (int i = 0; i < MAX_INPUTS; i++) free(s->batch_bufs[i]), s->batch_bufs[i] = NULL;
+  free(s->pred_buf);
+  free(s->workspace);
+  s->pred_buf = s->workspace = NULL;
+  if (!alloc_buffers(s, cap)) return false;
+  int64_t need = workspace_at(s, m->loss_hvp, m->dims, m->ndims, cap), have = 0;
+  const DmlEntry *others[3] = {m->loss, m->loss_grad, m->predict};
+  for (int i = 0; i < 3; i++) { /* what alloc_buffers sized the workspace for */
+    int64_t w = i == 2 ? workspace_at(s, others[i], m->pred_dims, m->npred_dims, cap)
+                       : workspace_at(s, others[i], m->dims, m->ndims, cap);
+    have = w > have ? w : have;
+  }
+  if (need <= have) return true;
+  free(s->workspace);
+  s->workspace = aligned_alloc(64, (size_t)(need + 64) / 64 * 64);
+  return s->workspace || rt_error("out of memory for the workspace (%lld bytes)", (long long)need);
+}
+
 static int train_full_batch(Session *s) {
   const Model *m = s->m;
   const RunConfig *c = s->c;
@@ -1179,22 +1202,7 @@ static int train_full_batch(Session *s) {
   if (c->so2.kind != SO_LBFGS && !m->loss_hvp)
     return rt_error("this executable has no loss_hvp, which %s needs: set `optimizer = %s` in the train block and "
                     "rebuild (max pooling models cannot have one yet; use lbfgs)", name, name), 1;
-  int64_t cap = s->train.n > (s->has_val ? s->val.n : 0) ? s->train.n : s->val.n;
-  for (int i = 0; i < MAX_INPUTS; i++) free(s->batch_bufs[i]), s->batch_bufs[i] = NULL;
-  free(s->pred_buf);
-  free(s->workspace);
-  s->pred_buf = s->workspace = NULL;
-  if (!alloc_buffers(s, cap)) return 1;
-  if (m->loss_hvp) { /* the workspace must also fit loss_hvp at the full batch */
-    int64_t need = workspace_at(s, m->loss_hvp, m->dims, m->ndims, cap);
-    free(s->workspace);
-    int64_t have = workspace_at(s, m->loss_grad, m->dims, m->ndims, cap);
-    int64_t l = workspace_at(s, m->loss, m->dims, m->ndims, cap), pr = workspace_at(s, m->predict, m->pred_dims,
-                                                                                     m->npred_dims, cap);
-    have = have > l ? have : l;
-    have = have > pr ? have : pr;
-    s->workspace = aligned_alloc(64, (size_t)((need > have ? need : have) + 64) / 64 * 64);
-  }
+  if (!alloc_full_batch(s)) return 1;
   FullBatch fb = {.s = s, .t0 = now(), .cap = c->so2.max_iters + 2};
   fb.rows = calloc((size_t)fb.cap, sizeof *fb.rows);
   fb.v_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
@@ -1246,16 +1254,7 @@ int run_hessian(const Model *m, const RunConfig *c) {
   for (int k = 0; ok && k < m->ngrads; k++) fb.n += m->params[m->grads[k]].trained ? m->params[m->grads[k]].size : 0;
   if (ok && fb.n > 4000) ok = rt_error("the Hessian would be %lld x %lld; this command prints at most 4000 x 4000",
                                        (long long)fb.n, (long long)fb.n);
-  if (ok) { /* buffers for the whole training set, and the directions */
-    for (int i = 0; i < MAX_INPUTS; i++) free(s.batch_bufs[i]), s.batch_bufs[i] = NULL;
-    free(s.pred_buf);
-    free(s.workspace);
-    s.pred_buf = s.workspace = NULL;
-    ok = alloc_buffers(&s, s.train.n);
-    int64_t need = workspace_at(&s, m->loss_hvp, m->dims, m->ndims, s.train.n);
-    free(s.workspace);
-    s.workspace = aligned_alloc(64, (size_t)(need + 64) / 64 * 64);
-  }
+  if (ok) ok = alloc_full_batch(&s);
   fb.v_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
   fb.hv_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
   for (int k = 0; k < m->ngrads; k++) {
