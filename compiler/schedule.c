@@ -29,14 +29,23 @@ static bool cheap_leaf(IrOp op) { return op == IR_CONST || op == IR_FILL || op =
 /* xs[t] = x inside a loop, where xs is carried, read by nothing else and
  * yielded by this update: the update can write into xs's buffer, saving a
  * copy of the whole buffer twice an iteration (for a stack of saved values
- * that made a loop quadratic in its length). */
-static bool updates_own_carry(const IrFunc *f, const Schedule *s, const IrVal *loop_of, IrVal v) {
+ * that made a loop quadratic in its length). The carried value it writes
+ * into, or -1. */
+static IrVal updates_own_carry(const IrFunc *f, const Schedule *s, const IrVal *loop_of, IrVal v) {
   const IrInst *in = &f->v[v];
-  if (in->op != IR_UPDATE || loop_of[v] < 0) return false;
-  IrVal c = in->args[0];
-  const IrInst *carry = &f->v[c];
-  return carry->op == IR_LOOP_CARRY && loop_of[c] == loop_of[v] && s->uses[c] == 1 &&
-         f->v[loop_of[v]].body->yields[carry->index] == v;
+  if (loop_of[v] < 0) return -1;
+  /* the same for an elementwise step of a carried value (d_W = d_W + ...,
+   * an accumulator): element i is read before it is written */
+  bool ew = elementwise(in->op) && in->op != IR_SELECT;
+  if (in->op != IR_UPDATE && !ew) return -1;
+  for (int a = 0; a < (ew ? in->nargs : 1); a++) {
+    IrVal c = in->args[a];
+    const IrInst *carry = &f->v[c];
+    if (carry->op == IR_LOOP_CARRY && loop_of[c] == loop_of[v] && s->uses[c] == 1 &&
+        f->v[loop_of[v]].body->yields[carry->index] == v && ir_type_equal(&carry->ty, &in->ty))
+      return c;
+  }
+  return -1;
 }
 
 /* Values of a loop, nested loops' included, live until the outermost
@@ -152,9 +161,10 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       /* a yield is copied into its carried buffer at the iteration's end:
        * it needs storage of its own, never a view of another buffer, unless
        * it updates that very buffer in place */
-      if (updates_own_carry(f, s, loop_of, v)) {
+      IrVal c = updates_own_carry(f, s, loop_of, v);
+      if (c >= 0) {
         st->kind = SK_IN_PLACE;
-        st->of = in->args[0];
+        st->of = c;
       }
       continue;
     }

@@ -123,8 +123,10 @@ static inline int64_t tap_hi(int64_t tap, int64_t pad, int64_t stride, int64_t s
       contiguous *= x_dims[i];                                                                                   \
     }                                                                                                            \
     if (rows && contiguous == y_size && y_size > 0) {                                                            \
-      for (int64_t r = 0; r < total / y_size; r++)                                                               \
-        for (int64_t j = 0; j < y_size; j++) y[j] += x[r * y_size + j];                                          \
+      for (int64_t r = 0; r < total / y_size; r++) {                                                             \
+        const T *row = x + r * y_size;                                                                           \
+        _Pragma("omp simd") for (int64_t j = 0; j < y_size; j++) y[j] += row[j];                                 \
+      }                                                                                                          \
       return;                                                                                                    \
     }                                                                                                            \
     /* otherwise an odometer over x's index, y's offset following it; the                                          \
