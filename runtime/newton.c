@@ -150,7 +150,7 @@ bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, 
     return rt_error("newton builds the full %lld x %lld Hessian; with this many params use newton_cg or lbfgs",
                     (long long)n, (long long)n);
   if (s->kind != SO_LBFGS && !o->hvp)
-    return rt_error("this model has no Hessian-vector product (max pooling has no forward-mode rule yet); use lbfgs");
+    return rt_error("this model has no Hessian-vector product (overlapping or padded max pooling has no forward-mode rule yet); use lbfgs");
   size_t vec = sizeof(double) * (size_t)(n + 1);
   double *g = malloc(vec), *p = malloc(vec), *t1 = malloc(vec), *t2 = malloc(vec), *t3 = malloc(vec),
          *g_old = malloc(vec), *w_old = malloc(vec);

@@ -1201,7 +1201,7 @@ static int train_full_batch(Session *s) {
   const char *name = names[c->so2.kind];
   if (c->so2.kind != SO_LBFGS && !m->loss_hvp)
     return rt_error("this executable has no loss_hvp, which %s needs: set `optimizer = %s` in the train block and "
-                    "rebuild (max pooling models cannot have one yet; use lbfgs)", name, name), 1;
+                    "rebuild (models with overlapping or padded max pooling cannot have one yet; use lbfgs)", name, name), 1;
   if (!alloc_full_batch(s)) return 1;
   FullBatch fb = {.s = s, .t0 = now(), .cap = c->so2.max_iters + 2};
   fb.rows = calloc((size_t)fb.cap, sizeof *fb.rows);
@@ -1247,7 +1247,7 @@ static int train_full_batch(Session *s) {
 int run_hessian(const Model *m, const RunConfig *c) {
   if (!m->loss_hvp)
     return rt_error("this executable has no loss_hvp: build the model with `optimizer = newton` or newton_cg "
-                    "in its train block (max pooling models cannot have one yet)"), 1;
+                    "in its train block (models with overlapping or padded max pooling cannot have one yet)"), 1;
   Session s;
   bool ok = session_open(&s, m, c, DATA_TRAIN);
   FullBatch fb = {.s = &s};
