@@ -38,7 +38,6 @@ import argparse
 import os
 import resource
 import sys
-import time
 
 # Threads must be limited before torch (and its BLAS) start up.
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -47,6 +46,8 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+
+from torch_mlp import time_steps  # noqa: E402  (the same timing protocol)
 
 T, D, H, CLASSES = 50, 32, 128, 10
 
@@ -122,18 +123,7 @@ def bench(name, batch, steps, rounds, seed, tuned=False):
         opt.step()
         return loss
 
-    times = []
-    for rnd in range(-1, rounds):  # one warm-up round, then `rounds` timed ones
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        dt = (time.perf_counter() - t) / steps
-        if rnd >= 0:
-            times.append(dt)
-    loss = float(step().detach())
-    if loss != loss:
-        raise SystemExit("torch_cnn_rnn.py: the loss became NaN")
-    return min(times), sum(times) / len(times), loss
+    return time_steps(step, steps, rounds, "torch_cnn_rnn.py")
 
 
 def main(argv):

@@ -86,6 +86,23 @@ def make(name, foreach=False):
     raise SystemExit(f"torch_mlp.py: unknown model `{name}` (models: mlp784, digits)")
 
 
+def time_steps(step, steps, rounds, script):
+    """Best and mean seconds per call of step() over `rounds` rounds of
+    `steps` calls after one warm-up round, and the final loss."""
+    times = []
+    for rnd in range(-1, rounds):  # one warm-up round, then `rounds` timed ones
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        dt = (time.perf_counter() - t) / steps
+        if rnd >= 0:
+            times.append(dt)
+    loss = float(step().detach())
+    if loss != loss:
+        raise SystemExit(f"{script}: the loss became NaN")
+    return min(times), sum(times) / len(times), loss
+
+
 def bench(name, batch, steps, rounds, seed, tuned=False):
     torch.manual_seed(seed)
     model, loss_fn, opt, n_in, n_classes = make(name, foreach=tuned)
@@ -99,18 +116,7 @@ def bench(name, batch, steps, rounds, seed, tuned=False):
         opt.step()
         return loss
 
-    times = []
-    for rnd in range(-1, rounds):  # one warm-up round, then `rounds` timed ones
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        dt = (time.perf_counter() - t) / steps
-        if rnd >= 0:
-            times.append(dt)
-    loss = float(step().detach())
-    if loss != loss:
-        raise SystemExit("torch_mlp.py: the loss became NaN")
-    return min(times), sum(times) / len(times), loss
+    return time_steps(step, steps, rounds, "torch_mlp.py")
 
 
 def main(argv):

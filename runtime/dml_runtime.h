@@ -309,7 +309,6 @@ typedef struct RunConfig {
   int epochs;
   int64_t seed;
   Optimizer opt;
-  const char *unavailable_optimizer; /* the train block's, when the runtime lacks it */
   bool second_order;        /* newton, newton_cg, lbfgs: full batch, so2 below */
   SecondOrder so2;
   Schedule sched;

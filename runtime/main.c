@@ -147,9 +147,9 @@ static bool config_from_spec(const Model *m, RunConfig *c, DataInput *data_buf, 
     c->so2.max_iters = (int)num_or(t, "max_iters", num_or(opt, "max_iters", c->so2.max_iters));
     c->so2.history = (int)num_or(opt, "history", c->so2.history);
     c->so2.cg_iters = (int)num_or(opt, "cg_iters", c->so2.cg_iters);
-  } else if (!optim_by_name(&c->opt, name)) {
-    c->unavailable_optimizer = name; /* an error only if `train` gets no other */
-    optim_by_name(&c->opt, "sgd");
+  } else if (!optim_by_name(&c->opt, name)) { /* dmlc accepts only optimizers the runtime has */
+    return rt_error("the model description names the optimizer `%s`, which this runtime does not know; rebuild the "
+                    "model with this dmlc", name);
   }
   const char *keys[] = {"lr", "momentum", "beta1", "beta2", "eps", "alpha", "weight_decay"};
   double *fields[] = {&c->opt.lr, &c->opt.momentum, &c->opt.beta1, &c->opt.beta2, &c->opt.eps, &c->opt.alpha,
@@ -277,8 +277,7 @@ static int parse_options(const Model *m, RunConfig *c, int argc, char **argv, Da
   for (int i = 2; i + 1 < argc; i++) {
     if (strcmp(argv[i], "--optimizer") != 0) continue;
     double l1 = c->opt.l1;
-    if (!c->unavailable_optimizer && strcmp(argv[i + 1], c->opt.name) == 0) continue; /* keep the block's settings */
-    c->unavailable_optimizer = NULL;
+    if (strcmp(argv[i + 1], c->opt.name) == 0) continue; /* keep the block's settings */
     c->second_order = second_order_by_name(&c->so2, argv[i + 1]);
     if (c->second_order) {
       c->opt.name = argv[i + 1];

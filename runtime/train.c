@@ -305,6 +305,13 @@ static bool call(Session *s, const DmlEntry *e, const char *const *syms, int nsy
   return true;
 }
 
+/* loss_grad's outputs: the loss into loss_val, each gradient into its
+ * place in the gradient block. */
+static void grad_outputs(Session *s, void **outputs, double *loss_val) {
+  outputs[0] = loss_val;
+  for (int g = 0; g < s->m->ngrads; g++) outputs[g + 1] = s->grads + (size_t)s->m->params[s->m->grads[g]].offset * s->es;
+}
+
 /* The loss on a batch already in the buffers. */
 static bool batch_loss(Session *s, int64_t n, double *loss) {
   double out[1];
@@ -605,8 +612,7 @@ static bool train_epoch(Session *s, Progress *pr, int64_t *step, int64_t total_s
   rng_shuffle(&s->rng, s->order, n);
   void *outputs[257];
   double loss_val[1];
-  outputs[0] = loss_val;
-  for (int g = 0; g < m->ngrads; g++) outputs[g + 1] = s->grads + (size_t)m->params[m->grads[g]].offset * s->es;
+  grad_outputs(s, outputs, loss_val);
   double sum = 0;
   pr->start = pr->last = now();
   for (int64_t b = 0, at = 0; at < n; b++, at += c->batch) {
@@ -664,9 +670,6 @@ static int train_full_batch(Session *s);
 
 int run_train(const Model *m, const RunConfig *c) {
   if (!m->ngrads) return rt_error("the loss depends on no param: there is nothing to train"), 1;
-  if (c->unavailable_optimizer)
-    return rt_error("the optimizer `%s` is not available in the training runtime yet; choose another with --optimizer "
-                    "(sgd, momentum, nesterov, adam, adamw, rmsprop)", c->unavailable_optimizer), 1;
   Session s;
   bool ok = session_open(&s, m, c, DATA_TRAIN);
   if (ok && c->second_order) {
@@ -925,8 +928,7 @@ int run_gradcheck(const Model *m, const RunConfig *c) {
     fill_batch(&s, &s.train, idx, ck.k);
     void *outputs[257];
     double loss_val[1], base = 0;
-    outputs[0] = loss_val;
-    for (int g = 0; g < m->ngrads; g++) outputs[g + 1] = s.grads + (size_t)m->params[m->grads[g]].offset * s.es;
+    grad_outputs(&s, outputs, loss_val);
     ok = call(&s, m->loss_grad, m->dims, m->ndims, ck.k, s.batch_bufs, outputs) && batch_loss(&s, ck.k, &base);
     ck.floor = 1e-3 * (fabs(base) > 1 ? fabs(base) : 1);
     if (ok && !c->quiet)
@@ -994,11 +996,9 @@ int run_info(const Model *m, const RunConfig *c) {
            m->metric, c->opt.name, c->so2.tol, c->so2.max_iters, (long long)c->seed,
            c->standardize ? ", standardized inputs" : "");
   else
-  printf("metric: %s\n\ntraining: %s%s, lr %g, batch %lld, %d epochs, seed %lld%s%s\n", m->metric,
-         c->unavailable_optimizer ? c->unavailable_optimizer : c->opt.name,
-         c->unavailable_optimizer ? " (not in the runtime yet: train needs --optimizer)" : "", c->opt.lr,
-         (long long)c->batch, c->epochs, (long long)c->seed, c->standardize ? ", standardized inputs" : "",
-         c->clip > 0 ? ", gradient clipping" : "");
+    printf("metric: %s\n\ntraining: %s, lr %g, batch %lld, %d epochs, seed %lld%s%s\n", m->metric, c->opt.name,
+           c->opt.lr, (long long)c->batch, c->epochs, (long long)c->seed, c->standardize ? ", standardized inputs" : "",
+           c->clip > 0 ? ", gradient clipping" : "");
   if (c->has_data) printf("data: %s\n", c->data.kind == DATA_CSV ? c->data.file : "npy/idx files");
   Session s = {.m = m, .c = c, .opt = c->opt};
   s.es = es;
@@ -1037,8 +1037,7 @@ int run_bench(const Model *m, const RunConfig *c) {
   }
   void *outputs[257];
   double loss_val[1];
-  outputs[0] = loss_val;
-  for (int g = 0; g < m->ngrads; g++) outputs[g + 1] = s.grads + (size_t)m->params[m->grads[g]].offset * s.es;
+  grad_outputs(&s, outputs, loss_val);
   int steps = c->steps > 0 ? c->steps : 200;
   double best = INFINITY, total = 0;
   for (int rep = -1; ok && rep < 5; rep++) { /* one warm-up round, then the best of 5 */
@@ -1062,6 +1061,7 @@ int run_bench(const Model *m, const RunConfig *c) {
 typedef struct FullBatch {
   Session *s;
   int64_t n;                  /* trained values */
+  bool filled;                /* the batch buffers hold the whole training set */
   void **v_bufs;              /* loss_hvp's direction, one buffer per gradient */
   void **hv_bufs;
   FILE *log;
@@ -1091,15 +1091,20 @@ static void get_trained(FullBatch *fb, const char *block, double *out) {
   }
 }
 
-static void fill_all(Session *s) {
+/* The whole training set into the batch buffers, unless it is there
+ * already (only validation overwrites it). */
+static void fill_all(FullBatch *fb) {
+  Session *s = fb->s;
+  if (fb->filled) return;
   for (int64_t i = 0; i < s->train.n; i++) s->order[i] = i;
   fill_batch(s, &s->train, s->order, s->train.n);
+  fb->filled = true;
 }
 
 static bool fb_value(void *ctx, const double *w, double *f) {
   FullBatch *fb = ctx;
   set_params(fb, w);
-  fill_all(fb->s);
+  fill_all(fb);
   return batch_loss(fb->s, fb->s->train.n, f);
 }
 
@@ -1108,11 +1113,10 @@ static bool fb_value_grad(void *ctx, const double *w, double *f, double *g) {
   Session *s = fb->s;
   const Model *m = s->m;
   set_params(fb, w);
-  fill_all(s);
+  fill_all(fb);
   void *outputs[257];
   double loss_val[1];
-  outputs[0] = loss_val;
-  for (int k = 0; k < m->ngrads; k++) outputs[k + 1] = s->grads + (size_t)m->params[m->grads[k]].offset * s->es;
+  grad_outputs(s, outputs, loss_val);
   if (!call(s, m->loss_grad, m->dims, m->ndims, s->train.n, s->batch_bufs, outputs)) return false;
   *f = get(s, loss_val, 0);
   get_trained(fb, s->grads, g);
@@ -1124,7 +1128,7 @@ static bool fb_hvp(void *ctx, const double *w, const double *v, double *hv) {
   Session *s = fb->s;
   const Model *m = s->m;
   set_params(fb, w);
-  fill_all(s);
+  fill_all(fb);
   void *inputs[MAX_INPUTS + 256];
   int ni = 0;
   for (int i = 0; i < m->ninputs; i++) inputs[ni++] = s->batch_bufs[i];
@@ -1149,6 +1153,7 @@ static bool fb_report(void *ctx, int iter, double f, double gnorm, double step) 
   FullBatch *fb = ctx;
   Session *s = fb->s;
   Score val = {NAN, NAN, 0};
+  fb->filled = false; /* evaluate reuses the batch buffers */
   if (s->has_val && !evaluate(s, &s->val, &val)) return false;
   EpochRow r = {iter, f, val.loss, val.metric, now() - fb->t0};
   if (fb->nrows < fb->cap) fb->rows[fb->nrows++] = r;
@@ -1169,6 +1174,23 @@ static bool fb_report(void *ctx, int iter, double f, double gnorm, double step) 
     fflush(stdout);
   }
   return true;
+}
+
+/* loss_hvp's direction and result buffers, one per gradient. */
+static void alloc_directions(FullBatch *fb) {
+  const Model *m = fb->s->m;
+  fb->v_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
+  fb->hv_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
+  for (int k = 0; k < m->ngrads; k++) {
+    size_t bytes = ((size_t)m->params[m->grads[k]].size * fb->s->es + 127) / 64 * 64;
+    fb->v_bufs[k] = aligned_alloc(64, bytes);
+    fb->hv_bufs[k] = aligned_alloc(64, bytes);
+  }
+}
+
+static void free_directions(FullBatch *fb) {
+  for (int k = 0; k < fb->s->m->ngrads; k++) free(fb->v_bufs[k]), free(fb->hv_bufs[k]);
+  free(fb->v_bufs), free(fb->hv_bufs);
 }
 
 /* Buffers for the whole training (or validation) set at once, with a
@@ -1205,13 +1227,7 @@ static int train_full_batch(Session *s) {
   if (!alloc_full_batch(s)) return 1;
   FullBatch fb = {.s = s, .t0 = now(), .cap = c->so2.max_iters + 2};
   fb.rows = calloc((size_t)fb.cap, sizeof *fb.rows);
-  fb.v_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
-  fb.hv_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
-  for (int k = 0; k < m->ngrads; k++) {
-    size_t bytes = (size_t)m->params[m->grads[k]].size * s->es + 64;
-    fb.v_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    fb.hv_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-  }
+  alloc_directions(&fb);
   for (int k = 0; k < m->ngrads; k++)
     if (m->params[m->grads[k]].trained) fb.n += m->params[m->grads[k]].size;
   bool ok = true;
@@ -1234,8 +1250,8 @@ static int train_full_batch(Session *s) {
   if (ok && c->save_path) ok = save_checkpoint(s, c->save_path);
   if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
   if (fb.log) fclose(fb.log);
-  for (int k = 0; k < m->ngrads; k++) free(fb.v_bufs[k]), free(fb.hv_bufs[k]);
-  free(fb.v_bufs), free(fb.hv_bufs), free(fb.rows), free(w);
+  free_directions(&fb);
+  free(fb.rows), free(w);
   return ok ? 0 : 1;
 }
 
@@ -1255,13 +1271,7 @@ int run_hessian(const Model *m, const RunConfig *c) {
   if (ok && fb.n > 4000) ok = rt_error("the Hessian would be %lld x %lld; this command prints at most 4000 x 4000",
                                        (long long)fb.n, (long long)fb.n);
   if (ok) ok = alloc_full_batch(&s);
-  fb.v_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
-  fb.hv_bufs = calloc((size_t)m->ngrads + 1, sizeof(void *));
-  for (int k = 0; k < m->ngrads; k++) {
-    size_t bytes = (size_t)m->params[m->grads[k]].size * s.es + 64;
-    fb.v_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    fb.hv_bufs[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-  }
+  alloc_directions(&fb);
   double *w = malloc(sizeof(double) * (size_t)(fb.n + 1)), *e = calloc((size_t)fb.n + 1, sizeof(double));
   double *h = malloc(sizeof(double) * (size_t)(fb.n * fb.n + 1));
   if (ok) get_trained(&fb, s.params, w);
@@ -1272,8 +1282,8 @@ int run_hessian(const Model *m, const RunConfig *c) {
   }
   for (int64_t i = 0; ok && i < fb.n; i++) /* printed once computed: no partial output */
     for (int64_t j = 0; j < fb.n; j++) printf("%.17g%c", h[j * fb.n + i], j + 1 < fb.n ? ',' : '\n');
-  for (int k = 0; k < m->ngrads; k++) free(fb.v_bufs[k]), free(fb.hv_bufs[k]);
-  free(fb.v_bufs), free(fb.hv_bufs), free(w), free(e), free(h);
+  free_directions(&fb);
+  free(w), free(e), free(h);
   session_free(&s);
   return ok ? 0 : 1;
 }
