@@ -277,7 +277,8 @@ typedef struct Objective {
   bool (*value)(void *ctx, const double *w, double *f);
   bool (*value_grad)(void *ctx, const double *w, double *f, double *g);
   bool (*hvp)(void *ctx, const double *w, const double *v, double *hv); /* NULL: none */
-  /* after each iteration: its number, the loss, the gradient norm, the step length */
+  /* after each iteration: its number, the loss (with l1: the objective), the
+   * gradient norm (with l1: the pseudo-gradient's), the step length */
   bool (*report)(void *ctx, int iter, double f, double gnorm, double step);
 } Objective;
 
@@ -290,11 +291,19 @@ typedef struct SecondOrder {
   int max_iters;
   int history;         /* lbfgs: pairs kept */
   int cg_iters;        /* newton_cg: conjugate gradient steps per iteration */
+  double l1;           /* lbfgs: minimise f + l1 * sum |w_i| (OWL-QN); newton, newton_cg refuse l1 > 0 */
 } SecondOrder;
 
 bool second_order_by_name(SecondOrder *s, const char *name);
-/* Minimise from w (updated in place). Returns false on an evaluation error
- * (rt_error set); *iters and *gnorm say where it stopped. */
+const char *second_order_name(SecondOrderKind k); /* "newton", "newton_cg", "lbfgs" */
+/* False with an error if s cannot minimise over n values: l1 > 0 with
+ * newton or newton_cg, newton over more than 4000 values. */
+bool second_order_check(const SecondOrder *s, int64_t n);
+/* Minimise from w (updated in place): f, or with l1 > 0 the objective
+ * f + l1 |w|_1, which report() then receives with the norm of its
+ * pseudo-gradient instead of the gradient's. Returns false on an
+ * evaluation error or a failed second_order_check (rt_error set); *iters
+ * and *gnorm say where it stopped. */
 bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, int *iters, double *gnorm);
 
 /* ---- a run: the train block merged with the command line (main.c, train.c) ------- */

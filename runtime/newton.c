@@ -2,22 +2,38 @@
  * method with the full Hessian (built column by column from Hessian-vector
  * products, Cholesky solve, Levenberg damping when it is not positive
  * definite), truncated Newton (conjugate gradient on Hessian-vector
- * products) and L-BFGS, all with a backtracking Armijo line search. The
- * caller gives the function as an Objective; everything here is f64. */
+ * products) and L-BFGS, all with a backtracking Armijo line search. With
+ * an L1 penalty, L-BFGS becomes OWL-QN (Andrew and Gao, "Scalable training
+ * of L1-regularized log-linear models", ICML 2007). The caller gives the
+ * function as an Objective; everything here is f64. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dml_runtime.h"
 
+static const char *const names[] = {"newton", "newton_cg", "lbfgs"};
+
 bool second_order_by_name(SecondOrder *s, const char *name) {
-  static const char *names[] = {"newton", "newton_cg", "lbfgs"};
   for (int i = 0; i < 3; i++) {
     if (strcmp(names[i], name) != 0) continue;
     *s = (SecondOrder){.kind = (SecondOrderKind)i, .damping = 0, .tol = 1e-8, .max_iters = i == 2 ? 500 : 50,
-                       .history = 10, .cg_iters = 0};
+                       .history = 10, .cg_iters = 0, .l1 = 0};
     return true;
   }
   return false;
+}
+
+const char *second_order_name(SecondOrderKind k) { return names[k]; }
+
+bool second_order_check(const SecondOrder *s, int64_t n) {
+  if (s->l1 > 0 && s->kind != SO_LBFGS) /* the penalty's Hessian does not exist at 0, where it matters */
+    return rt_error("%s cannot train with `l1` (%g): the L1 penalty is not differentiable at 0; use lbfgs, which "
+                    "handles it by OWL-QN, or a first-order optimizer such as sgd",
+                    names[s->kind], s->l1);
+  if (s->kind == SO_NEWTON && n > 4000)
+    return rt_error("newton builds the full %lld x %lld Hessian; with this many params use newton_cg or lbfgs",
+                    (long long)n, (long long)n);
+  return true;
 }
 
 static double dot(const double *a, const double *b, int64_t n) {
@@ -26,18 +42,82 @@ static double dot(const double *a, const double *b, int64_t n) {
   return s;
 }
 
-/* Largest step a = 1, 1/2, ... with f(w + a p) <= f(w) + 1e-4 a g.p; w
- * becomes the new point. False if no step decreases f (p is then not a
+/* ---- the L1 penalty (OWL-QN) ---------------------------------------------------- */
+
+static double l1_norm(const double *w, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += fabs(w[i]);
+  return s;
+}
+
+/* The pseudo-gradient of f + l1 |w|_1: the gradient where |w_i| is
+ * differentiable; at w_i = 0 the one-sided derivative that goes downhill,
+ * or 0 when neither does (w_i = 0 is then optimal along i). With l1 = 0
+ * it is g itself. */
+static void pseudo_gradient(const double *w, const double *g, double l1, int64_t n, double *pg) {
+  for (int64_t i = 0; i < n; i++) {
+    if (w[i] > 0) pg[i] = g[i] + l1;
+    else if (w[i] < 0) pg[i] = g[i] - l1;
+    else if (g[i] + l1 < 0) pg[i] = g[i] + l1;
+    else if (g[i] - l1 > 0) pg[i] = g[i] - l1;
+    else pg[i] = 0 * g[i]; /* 0, or NaN: a gradient that is not a number stays visible */
+  }
+}
+
+/* The quasi-Newton direction only counts where it agrees in sign with
+ * -pg: elsewhere it would climb the penalty. */
+static void constrain_direction(double *p, const double *pg, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (p[i] * pg[i] >= 0) p[i] = 0;
+}
+
+/* The orthant the step explores: the sign of w_i, or for w_i = 0 the
+ * sign of the way down, -pg_i. */
+static void choose_orthant(const double *w, const double *pg, int64_t n, double *xi) {
+  for (int64_t i = 0; i < n; i++) {
+    double v = w[i] != 0 ? w[i] : -pg[i];
+    xi[i] = v > 0 ? 1 : v < 0 ? -1 : 0;
+  }
+}
+
+/* A trial point back into the orthant: components that crossed zero (or
+ * left it, for xi_i = 0) become exactly 0, which is how weights reach 0. */
+static void project_orthant(double *w, const double *xi, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (w[i] * xi[i] <= 0) w[i] = 0;
+}
+
+/* ---- line search ----------------------------------------------------------------- */
+
+/* Where the line search starts: the objective F = f + l1 |w|_1 is f0 at
+ * w, pg is its pseudo-gradient there (the gradient when l1 = 0) and gp =
+ * pg.p the slope along p; with l1 > 0 the trial points stay in the
+ * orthant xi. */
+typedef struct LineSearch {
+  double l1, f0, gp;
+  const double *pg, *xi;
+} LineSearch;
+
+/* Largest step a = 1, 1/2, ... with F(w + a p) <= F(w) + 1e-4 pg.(w_a - w),
+ * w_a the trial point (a p without a penalty, so the usual Armijo rule); w
+ * becomes the new point. False if no step decreases F (p is then not a
  * descent direction the function can follow at this precision). */
-static bool armijo(const Objective *o, double *w, const double *p, double f0, double gp, double *f1, double *step,
+static bool armijo(const Objective *o, const LineSearch *ls, double *w, const double *p, double *f1, double *step,
                    double *scratch, bool *ok) {
   int64_t n = o->n;
   *ok = true;
   for (double a = 1; a > 1e-12; a /= 2) {
     for (int64_t i = 0; i < n; i++) scratch[i] = w[i] + a * p[i];
+    double slope = a * ls->gp;
+    if (ls->l1 > 0) { /* the projection may shorten the step: the decrease asked for follows it */
+      project_orthant(scratch, ls->xi, n);
+      slope = 0;
+      for (int64_t i = 0; i < n; i++) slope += ls->pg[i] * (scratch[i] - w[i]);
+    }
     double f;
     if (!o->value(o->ctx, scratch, &f)) return *ok = false;
-    if (isfinite(f) && f <= f0 + 1e-4 * a * gp) {
+    if (ls->l1 > 0) f += ls->l1 * l1_norm(scratch, n);
+    if (slope < 0 && isfinite(f) && f <= ls->f0 + 1e-4 * slope) {
       memcpy(w, scratch, sizeof(double) * (size_t)n);
       *f1 = f;
       *step = a;
@@ -123,85 +203,118 @@ static bool newton_cg_direction(const Objective *o, const SecondOrder *s, const 
   return true;
 }
 
-/* L-BFGS two-loop recursion: p = -H_k g from the last m pairs (s, y). */
-static void lbfgs_direction(const double *g, double *p, double *const *S, double *const *Y, const double *rho, int m,
-                            int newest, int count, int64_t n, double *alpha) {
-  for (int64_t i = 0; i < n; i++) p[i] = -g[i];
-  for (int c = 0; c < count; c++) {
-    int k = (newest - c + m) % m;
-    alpha[k] = rho[k] * dot(S[k], p, n);
-    for (int64_t i = 0; i < n; i++) p[i] -= alpha[k] * Y[k][i];
+/* L-BFGS's memory: the last m pairs s = w_new - w_old, y = g_new - g_old
+ * (the smooth gradient's change, also under OWL-QN), in a ring. */
+typedef struct History {
+  int m, newest, count;
+  double **S, **Y, *rho; /* rho = 1 / s.y */
+  double *alpha;         /* the two-loop recursion's scratch */
+} History;
+
+static void history_init(History *h, int m) {
+  *h = (History){.m = m, .newest = m - 1, .count = 0};
+  h->S = calloc((size_t)m, sizeof *h->S), h->Y = calloc((size_t)m, sizeof *h->Y);
+  h->rho = calloc((size_t)m, sizeof *h->rho), h->alpha = calloc((size_t)m, sizeof *h->alpha);
+}
+
+static void history_free(History *h) {
+  for (int k = 0; k < h->m; k++) free(h->S[k]), free(h->Y[k]);
+  free(h->S), free(h->Y), free(h->rho), free(h->alpha);
+}
+
+/* Remember the step when its curvature s.y is positive: otherwise the
+ * approximation would stop being positive definite. */
+static void history_add(History *h, const double *w, const double *w_old, const double *g, const double *g_old,
+                        int64_t n) {
+  int k = (h->newest + 1) % h->m;
+  size_t vec = sizeof(double) * (size_t)(n + 1);
+  if (!h->S[k]) h->S[k] = malloc(vec), h->Y[k] = malloc(vec);
+  for (int64_t i = 0; i < n; i++) h->S[k][i] = w[i] - w_old[i], h->Y[k][i] = g[i] - g_old[i];
+  double sy = dot(h->S[k], h->Y[k], n);
+  if (sy > 1e-12 * sqrt(dot(h->S[k], h->S[k], n) * dot(h->Y[k], h->Y[k], n))) {
+    h->rho[k] = 1 / sy;
+    h->newest = k;
+    h->count = h->count < h->m ? h->count + 1 : h->m;
   }
-  if (count) { /* initial Hessian: s.y / y.y */
-    double gamma = dot(S[newest], Y[newest], n) / dot(Y[newest], Y[newest], n);
+}
+
+/* L-BFGS two-loop recursion: p = -H_k g from the remembered pairs. */
+static void lbfgs_direction(const History *h, const double *g, double *p, int64_t n) {
+  int m = h->m, newest = h->newest;
+  for (int64_t i = 0; i < n; i++) p[i] = -g[i];
+  for (int c = 0; c < h->count; c++) {
+    int k = (newest - c + m) % m;
+    h->alpha[k] = h->rho[k] * dot(h->S[k], p, n);
+    for (int64_t i = 0; i < n; i++) p[i] -= h->alpha[k] * h->Y[k][i];
+  }
+  if (h->count) { /* initial Hessian: s.y / y.y */
+    double gamma = dot(h->S[newest], h->Y[newest], n) / dot(h->Y[newest], h->Y[newest], n);
     for (int64_t i = 0; i < n; i++) p[i] *= gamma;
   }
-  for (int c = count - 1; c >= 0; c--) {
+  for (int c = h->count - 1; c >= 0; c--) {
     int k = (newest - c + m) % m;
-    double beta = rho[k] * dot(Y[k], p, n);
-    for (int64_t i = 0; i < n; i++) p[i] += (alpha[k] - beta) * S[k][i];
+    double beta = h->rho[k] * dot(h->Y[k], p, n);
+    for (int64_t i = 0; i < n; i++) p[i] += (h->alpha[k] - beta) * h->S[k][i];
   }
+}
+
+/* The objective F = f + l1 |w|_1 and its pseudo-gradient pg at w, from
+ * the loss f and its gradient g there; returns |pg|, which is 0 exactly
+ * at a minimum (the gradient norm when l1 = 0). */
+static double measure(const double *w, double f, const double *g, double l1, int64_t n, double *F, double *pg) {
+  *F = l1 > 0 ? f + l1 * l1_norm(w, n) : f;
+  pseudo_gradient(w, g, l1, n, pg);
+  return sqrt(dot(pg, pg, n));
 }
 
 bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, int *iters, double *gnorm) {
   int64_t n = o->n;
-  int m = s->history > 0 ? s->history : 10;
-  if (s->kind == SO_NEWTON && n > 4000)
-    return rt_error("newton builds the full %lld x %lld Hessian; with this many params use newton_cg or lbfgs",
-                    (long long)n, (long long)n);
+  if (!second_order_check(s, n)) return false;
   if (s->kind != SO_LBFGS && !o->hvp)
     return rt_error("this model has no Hessian-vector product (overlapping or padded max pooling has no forward-mode rule yet); use lbfgs");
   size_t vec = sizeof(double) * (size_t)(n + 1);
-  double *g = malloc(vec), *p = malloc(vec), *t1 = malloc(vec), *t2 = malloc(vec), *t3 = malloc(vec),
-         *g_old = malloc(vec), *w_old = malloc(vec);
+  double *g = malloc(vec), *pg = malloc(vec), *p = malloc(vec), *xi = malloc(vec), *t1 = malloc(vec),
+         *t2 = malloc(vec), *t3 = malloc(vec), *g_old = malloc(vec), *w_old = malloc(vec);
   double *h = s->kind == SO_NEWTON ? malloc(sizeof(double) * (size_t)(n * n + 1)) : NULL;
   double *l = s->kind == SO_NEWTON ? malloc(sizeof(double) * (size_t)(n * n + 1)) : NULL;
-  double **S = calloc((size_t)m, sizeof *S), **Y = calloc((size_t)m, sizeof *Y);
-  double *rho = calloc((size_t)m, sizeof *rho), *alpha = calloc((size_t)m, sizeof *alpha);
-  int newest = m - 1, count = 0;
-  double f;
+  History hist;
+  history_init(&hist, s->history > 0 ? s->history : 10);
+  double f, F; /* the loss, and the objective with the penalty */
   bool ok = o->value_grad(o->ctx, w, &f, g);
   *iters = 0;
-  *gnorm = ok ? sqrt(dot(g, g, n)) : NAN;
-  if (ok) ok = o->report(o->ctx, 0, f, *gnorm, 0);
+  *gnorm = ok ? measure(w, f, g, s->l1, n, &F, pg) : NAN;
+  if (ok) ok = o->report(o->ctx, 0, F, *gnorm, 0);
   while (ok && *gnorm > s->tol && *iters < s->max_iters) {
+    /* newton and newton_cg run without a penalty (second_order_check), so there pg = g */
     if (s->kind == SO_NEWTON) ok = newton_direction(o, s, w, g, p, h, l, t1);
     else if (s->kind == SO_NEWTON_CG) ok = newton_cg_direction(o, s, w, g, p, t1, t2, t3);
-    else lbfgs_direction(g, p, S, Y, rho, m, newest, count, n, alpha);
+    else lbfgs_direction(&hist, pg, p, n);
     if (!ok) break;
-    double gp = dot(g, p, n);
+    if (s->l1 > 0) constrain_direction(p, pg, n);
+    double gp = dot(pg, p, n);
     if (!(gp < 0)) { /* not a descent direction: fall back to steepest descent */
-      for (int64_t i = 0; i < n; i++) p[i] = -g[i];
-      gp = -dot(g, g, n);
-      count = 0;
+      for (int64_t i = 0; i < n; i++) p[i] = -pg[i];
+      gp = -dot(pg, pg, n);
+      hist.count = 0;
     }
-    memcpy(w_old, w, vec);
-    memcpy(g_old, g, vec);
-    double f1 = f, step = 0;
+    if (s->l1 > 0) choose_orthant(w, pg, n, xi);
+    LineSearch ls = {.l1 = s->l1, .f0 = F, .gp = gp, .pg = pg, .xi = xi};
+    memcpy(w_old, w, sizeof(double) * (size_t)n); /* n, not vec: the caller's w holds n values */
+    memcpy(g_old, g, sizeof(double) * (size_t)n);
+    double F1 = F, step = 0;
     bool eval_ok;
-    if (!armijo(o, w, p, f, gp, &f1, &step, t1, &eval_ok)) {
+    if (!armijo(o, &ls, w, p, &F1, &step, t1, &eval_ok)) {
       ok = eval_ok; /* no decrease possible: converged as far as rounding allows */
       break;
     }
     ok = o->value_grad(o->ctx, w, &f, g);
     if (!ok) break;
     ++*iters;
-    *gnorm = sqrt(dot(g, g, n));
-    if (s->kind == SO_LBFGS) { /* remember the pair when its curvature is positive */
-      int k = (newest + 1) % m;
-      if (!S[k]) S[k] = malloc(vec), Y[k] = malloc(vec);
-      for (int64_t i = 0; i < n; i++) S[k][i] = w[i] - w_old[i], Y[k][i] = g[i] - g_old[i];
-      double sy = dot(S[k], Y[k], n);
-      if (sy > 1e-12 * sqrt(dot(S[k], S[k], n) * dot(Y[k], Y[k], n))) {
-        rho[k] = 1 / sy;
-        newest = k;
-        count = count < m ? count + 1 : m;
-      }
-    }
-    ok = o->report(o->ctx, *iters, f, *gnorm, step);
+    *gnorm = measure(w, f, g, s->l1, n, &F, pg);
+    if (s->kind == SO_LBFGS) history_add(&hist, w, w_old, g, g_old, n);
+    ok = o->report(o->ctx, *iters, F, *gnorm, step);
   }
-  for (int k = 0; k < m; k++) free(S[k]), free(Y[k]);
-  free(S), free(Y), free(rho), free(alpha);
-  free(g), free(p), free(t1), free(t2), free(t3), free(g_old), free(w_old), free(h), free(l);
+  history_free(&hist);
+  free(g), free(pg), free(p), free(xi), free(t1), free(t2), free(t3), free(g_old), free(w_old), free(h), free(l);
   return ok;
 }

@@ -668,6 +668,18 @@ static bool session_open(Session *s, const Model *m, const RunConfig *c, DataMod
 
 static int train_full_batch(Session *s);
 
+/* With l1: how many trained values the penalty made exactly zero. */
+static void print_l1_zeros(const Session *s) {
+  const Model *m = s->m;
+  int64_t zeros = 0, total = 0;
+  for (int g = 0; g < m->ngrads; g++) {
+    const RtParam *p = &m->params[m->grads[g]];
+    for (int64_t e = 0; p->trained && e < p->size; e++) zeros += get(s, s->params, p->offset + e) == 0;
+    total += p->trained ? p->size : 0;
+  }
+  printf("l1 %g: %lld of %lld trained values are exactly zero\n", s->c->opt.l1, (long long)zeros, (long long)total);
+}
+
 int run_train(const Model *m, const RunConfig *c) {
   if (!m->ngrads) return rt_error("the loss depends on no param: there is nothing to train"), 1;
   Session s;
@@ -732,15 +744,7 @@ int run_train(const Model *m, const RunConfig *c) {
       fflush(stdout);
     }
   }
-  if (ok && c->opt.l1 > 0 && !c->quiet) { /* what the proximal step bought */
-    int64_t zeros = 0, total = 0;
-    for (int g = 0; g < m->ngrads; g++) {
-      const RtParam *p = &m->params[m->grads[g]];
-      for (int64_t e = 0; p->trained && e < p->size; e++) zeros += get(&s, s.params, p->offset + e) == 0;
-      total += p->trained ? p->size : 0;
-    }
-    printf("l1 %g: %lld of %lld trained values are exactly zero\n", c->opt.l1, (long long)zeros, (long long)total);
-  }
+  if (ok && c->opt.l1 > 0 && !c->quiet) print_l1_zeros(&s); /* what the proximal step bought */
   if (ok && c->save_path) ok = save_checkpoint(&s, c->save_path);
   if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
   if (log) fclose(log);
@@ -1064,11 +1068,19 @@ typedef struct FullBatch {
   bool filled;                /* the batch buffers hold the whole training set */
   void **v_bufs;              /* loss_hvp's direction, one buffer per gradient */
   void **hv_bufs;
+  bool l1;                    /* the minimiser reports the objective with the L1 term */
   FILE *log;
   EpochRow *rows;
   int nrows, cap;
   double t0;
 } FullBatch;
+
+/* Values trained: the length of the minimiser's vector (trained_size without padding). */
+static int64_t trained_values(const Model *m) {
+  int64_t n = 0;
+  for (int k = 0; k < m->ngrads; k++) n += m->params[m->grads[k]].trained ? m->params[m->grads[k]].size : 0;
+  return n;
+}
 
 /* w (f64) into the trained params, in the order of the gradients. */
 static void set_params(FullBatch *fb, const double *w) {
@@ -1167,7 +1179,8 @@ static bool fb_report(void *ctx, int iter, double f, double gnorm, double step) 
   if (!s->c->quiet) {
     char metric[32];
     format_metric(s, val.metric, metric, sizeof metric);
-    printf("iteration %2d  loss %.10g  gradient norm %.3e  step %g", iter, f, gnorm, step);
+    printf("iteration %2d  %s %.10g  %s %.3e  step %g", iter, fb->l1 ? "objective" : "loss", f,
+           fb->l1 ? "pseudo-gradient norm" : "gradient norm", gnorm, step);
     if (s->has_val) printf("  val loss %.6g", val.loss);
     if (s->has_val && !isnan(val.metric)) printf("  val %s %s", s->m->metric, metric);
     printf("\n");
@@ -1219,33 +1232,38 @@ static bool alloc_full_batch(Session *s) {
 static int train_full_batch(Session *s) {
   const Model *m = s->m;
   const RunConfig *c = s->c;
-  static const char *names[] = {"newton", "newton_cg", "lbfgs"};
-  const char *name = names[c->so2.kind];
-  if (c->so2.kind != SO_LBFGS && !m->loss_hvp)
+  SecondOrder so2 = c->so2;
+  so2.l1 = c->opt.l1; /* one l1 for every optimizer: sgd's soft threshold and lbfgs's OWL-QN minimise the same */
+  const char *name = second_order_name(so2.kind);
+  if (!second_order_check(&so2, trained_values(m))) return 1;
+  if (so2.kind != SO_LBFGS && !m->loss_hvp)
     return rt_error("this executable has no loss_hvp, which %s needs: set `optimizer = %s` in the train block and "
                     "rebuild (models with overlapping or padded max pooling cannot have one yet; use lbfgs)", name, name), 1;
   if (!alloc_full_batch(s)) return 1;
-  FullBatch fb = {.s = s, .t0 = now(), .cap = c->so2.max_iters + 2};
+  FullBatch fb = {.s = s, .n = trained_values(m), .l1 = so2.l1 > 0, .t0 = now(), .cap = so2.max_iters + 2};
   fb.rows = calloc((size_t)fb.cap, sizeof *fb.rows);
   alloc_directions(&fb);
-  for (int k = 0; k < m->ngrads; k++)
-    if (m->params[m->grads[k]].trained) fb.n += m->params[m->grads[k]].size;
   bool ok = true;
   if (c->log_path && !(fb.log = fopen(c->log_path, "w"))) ok = rt_error("cannot write %s: %s", c->log_path, strerror(errno));
   if (fb.log) fputs("epoch,train_loss,val_loss,val_metric,seconds,grad_norm\n", fb.log);
   double *w = malloc(sizeof(double) * (size_t)(fb.n + 1));
   get_trained(&fb, s->params, w);
   Objective o = {&fb, fb.n, fb_value, fb_value_grad, m->loss_hvp ? fb_hvp : NULL, fb_report};
-  if (ok && !c->quiet)
-    printf("training %s: %lld examples, %lld for validation, full batch, %s, %lld params, gradient norm tolerance %g\n",
-           m->name, (long long)s->train.n, (long long)(s->has_val ? s->val.n : 0), name, (long long)fb.n, c->so2.tol);
+  const char *norm = fb.l1 ? "pseudo-gradient norm" : "gradient norm";
+  if (ok && !c->quiet) {
+    printf("training %s: %lld examples, %lld for validation, full batch, %s", m->name, (long long)s->train.n,
+           (long long)(s->has_val ? s->val.n : 0), name);
+    if (fb.l1) printf(" with l1 %g (OWL-QN)", so2.l1);
+    printf(", %lld params, %s tolerance %g\n", (long long)fb.n, norm, so2.tol);
+  }
   int iters = 0;
   double gnorm = NAN;
-  if (ok) ok = second_order_minimize(&o, &c->so2, w, &iters, &gnorm);
+  if (ok) ok = second_order_minimize(&o, &so2, w, &iters, &gnorm);
   if (ok) set_params(&fb, w);
   if (ok && !c->quiet)
-    printf("%s after %d iteration%s: gradient norm %.3e (tolerance %g)\n",
-           gnorm <= c->so2.tol ? "converged" : "stopped", iters, iters == 1 ? "" : "s", gnorm, c->so2.tol);
+    printf("%s after %d iteration%s: %s %.3e (tolerance %g)\n", gnorm <= so2.tol ? "converged" : "stopped", iters,
+           iters == 1 ? "" : "s", norm, gnorm, so2.tol);
+  if (ok && fb.l1 && !c->quiet) print_l1_zeros(s);
   s->epoch = iters;
   if (ok && c->save_path) ok = save_checkpoint(s, c->save_path);
   if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
@@ -1266,8 +1284,7 @@ int run_hessian(const Model *m, const RunConfig *c) {
                     "in its train block (models with overlapping or padded max pooling cannot have one yet)"), 1;
   Session s;
   bool ok = session_open(&s, m, c, DATA_TRAIN);
-  FullBatch fb = {.s = &s};
-  for (int k = 0; ok && k < m->ngrads; k++) fb.n += m->params[m->grads[k]].trained ? m->params[m->grads[k]].size : 0;
+  FullBatch fb = {.s = &s, .n = trained_values(m)};
   if (ok && fb.n > 4000) ok = rt_error("the Hessian would be %lld x %lld; this command prints at most 4000 x 4000",
                                        (long long)fb.n, (long long)fb.n);
   if (ok) ok = alloc_full_batch(&s);

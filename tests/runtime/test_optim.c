@@ -1,6 +1,9 @@
 /* test_optim.c - the optimizers' updates and the schedules against values
- * computed by hand from their formulas (PyTorch's conventions). */
+ * computed by hand from their formulas (PyTorch's conventions), and the
+ * second-order minimiser with an L1 penalty (OWL-QN) on quadratics whose
+ * L1 minimum is known in closed form. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "dml_runtime.h"
@@ -117,6 +120,98 @@ static void test_schedules(void) {
   if (optim_by_name(&o, "lbfgs")) printf("FAIL lbfgs is not a first-order optimizer\n"), failures++;
 }
 
+/* f(w) = 0.5 w.A w - b.w over n <= 4 values, as the minimisers see it. */
+typedef struct Quadratic {
+  int n;
+  double a[4][4], b[4];
+  double last;  /* the objective last reported */
+  bool rose;    /* a reported objective above the one before */
+} Quadratic;
+
+static void quad_grad(const Quadratic *q, const double *w, double *f, double *g) {
+  *f = 0;
+  for (int i = 0; i < q->n; i++) {
+    double aw = 0;
+    for (int j = 0; j < q->n; j++) aw += q->a[i][j] * w[j];
+    *f += 0.5 * w[i] * aw - q->b[i] * w[i];
+    if (g) g[i] = aw - q->b[i];
+  }
+}
+
+static bool quad_value(void *ctx, const double *w, double *f) {
+  quad_grad(ctx, w, f, NULL);
+  return true;
+}
+
+static bool quad_value_grad(void *ctx, const double *w, double *f, double *g) {
+  quad_grad(ctx, w, f, g);
+  return true;
+}
+
+static bool quad_report(void *ctx, int iter, double f, double gnorm, double step) {
+  Quadratic *q = ctx;
+  (void)gnorm, (void)step;
+  if (iter > 0 && f > q->last) q->rose = true;
+  q->last = f;
+  return true;
+}
+
+/* lbfgs from start with this l1; w must end at want, its zeros exactly 0. */
+static void check_owlqn(const char *what, Quadratic *q, double l1, const double *start, const double *want) {
+  Objective o = {q, q->n, quad_value, quad_value_grad, NULL, quad_report};
+  SecondOrder s;
+  second_order_by_name(&s, "lbfgs");
+  s.l1 = l1;
+  double w[4], gnorm;
+  int iters;
+  memcpy(w, start, sizeof(double) * (size_t)q->n);
+  q->rose = false;
+  if (!second_order_minimize(&o, &s, w, &iters, &gnorm)) printf("FAIL %s: %s\n", what, rt_message()), failures++;
+  if (!(gnorm <= s.tol)) printf("FAIL %s: stopped at pseudo-gradient norm %g\n", what, gnorm), failures++;
+  if (q->rose) printf("FAIL %s: the objective rose\n", what), failures++;
+  for (int i = 0; i < q->n; i++) {
+    char name[80];
+    snprintf(name, sizeof name, "%s w%d", what, i);
+    if (want[i] == 0 && w[i] != 0) printf("FAIL %s: %g should be exactly 0\n", name, w[i]), failures++;
+    near(name, w[i], want[i], 1e-7);
+  }
+  double f = 0, l1w = 0;
+  quad_grad(q, w, &f, NULL);
+  for (int i = 0; i < q->n; i++) l1w += fabs(w[i]);
+  near("the last objective reported is f + l1 |w|", q->last, f + l1 * l1w, 1e-14);
+}
+
+static void test_owlqn(void) {
+  /* separable: the minimum of a_i w^2 / 2 - b_i w + l1 |w| is soft(b_i, l1) / a_i */
+  Quadratic sep = {.n = 4, .a = {{1}, {0, 2}, {0, 0, 4}, {0, 0, 0, 0.5}}, .b = {3, -0.5, -2, 0.1}};
+  const double zero[4] = {0, 0, 0, 0};
+  check_owlqn("owlqn separable", &sep, 1, zero, (const double[]){2, 0, -0.25, 0});
+  check_owlqn("lbfgs without l1", &sep, 0, zero, (const double[]){3, -0.25, -0.5, 0.2});
+  /* from the unpenalised minimum, w1 and w3 have to reach 0 from either side */
+  check_owlqn("owlqn separable from the l2 minimum", &sep, 1, (const double[]){3, -0.25, -0.5, 0.2},
+              (const double[]){2, 0, -0.25, 0});
+  /* coupled: without the penalty (-1/3, 5/3); with l1 = 1, w1 = 0 (|g1| = 0 <= 1) and 2 w2 - 3 + 1 = 0 */
+  Quadratic cpl = {.n = 2, .a = {{2, 1}, {1, 2}}, .b = {1, 3}};
+  check_owlqn("owlqn coupled", &cpl, 1, zero, (const double[]){0, 1});
+  check_owlqn("lbfgs coupled without l1", &cpl, 0, zero, (const double[]){-1.0 / 3, 5.0 / 3});
+  check_owlqn("owlqn coupled from the l2 minimum", &cpl, 1, (const double[]){-1.0 / 3, 5.0 / 3},
+              (const double[]){0, 1});
+  /* newton and newton_cg refuse the penalty before evaluating anything */
+  const char *kinds[] = {"newton", "newton_cg"};
+  for (int k = 0; k < 2; k++) {
+    SecondOrder s;
+    second_order_by_name(&s, kinds[k]);
+    s.l1 = 0.5;
+    Objective o = {NULL, 2, NULL, NULL, NULL, NULL}; /* any call would crash */
+    double w[2] = {0, 0}, gnorm;
+    int iters;
+    char want[64];
+    snprintf(want, sizeof want, "error: %s cannot train with `l1` (0.5)", kinds[k]);
+    if (second_order_minimize(&o, &s, w, &iters, &gnorm) || strncmp(rt_message(), want, strlen(want)) != 0)
+      printf("FAIL %s with l1 was not refused: %s\n", kinds[k], rt_message()), failures++;
+  }
+}
+
 int main(void) {
   test_sgd();
   test_momentum();
@@ -124,6 +219,7 @@ int main(void) {
   test_rmsprop_and_l1();
   test_f32();
   test_schedules();
+  test_owlqn();
   if (!failures) printf("optimizers and schedules: all checks passed\n");
   return failures != 0;
 }

@@ -45,6 +45,20 @@ at_most() {
   echo "$3: $1 (<= $2)"
 }
 
+# f64_values CKPT N: the last N values of a safetensors checkpoint of f64s, one a line
+# (the trained params come last: for logreg_l1, w then b)
+f64_values() { tail -c $(($2 * 8)) "$1" | od -An -v -t f8 | tr -s ' ' '\n' | grep -v '^$'; }
+
+# l1_objective EXE CKPT: loss + 0.05 * sum |w| over logreg_l1's 31 values (f64 build) at CKPT,
+# computed apart from the minimisers: the loss on the full training set is iteration 0 of an
+# lbfgs run without the penalty, the L1 term is summed here from the file
+l1_objective() {
+  "$1" train --quiet --optimizer lbfgs --l1 0 --max-iters 1 --load "$2" --log "$work/objective.csv" ||
+    fail "loss at $2"
+  loss=$(sed -n 2p "$work/objective.csv" | cut -d, -f2)
+  f64_values "$2" 31 | awk -v loss="$loss" '{ s += $1 < 0 ? -$1 : $1 } END { printf "%.15g\n", loss + 0.05 * s }'
+}
+
 case $case_name in
 mlp_accuracy)
   build mlp_digits
@@ -107,6 +121,13 @@ newton)
     expect 0 "^converged after [0-9]+ iterations" -- "$work/logreg_newton" train --optimizer $o --max-iters 200
   done
   expect 0 "iteration  1 " -- "$work/logreg_newton" train --optimizer lbfgs --max-iters 1
+  # with an L1 penalty, newton and newton_cg refuse to start; lbfgs takes it (OWL-QN)
+  for o in newton newton_cg; do
+    expect 1 "^error: $o cannot train with \`l1\` \(0.05\): the L1 penalty is not differentiable at 0; use lbfgs, which handles it by OWL-QN, or a first-order optimizer such as sgd$" \
+      -- "$work/logreg_newton" train --optimizer $o --l1 0.05
+    [ "$(wc -l <"$work/out")" -eq 1 ] || fail "$o with l1 printed more than its error: $(cat "$work/out")"
+  done
+  expect 0 "^l1 0.01: [0-9]+ of 31 trained values are exactly zero$" -- "$work/logreg_newton" train --optimizer lbfgs --l1 0.01
   # the Hessian at the optimum: 31 x 31, symmetric, positive diagonal
   "$work/logreg_newton" train --quiet --save "$work/opt.st" || fail "save"
   "$work/logreg_newton" hessian --load "$work/opt.st" >"$work/H.csv" || fail "hessian"
@@ -141,6 +162,40 @@ l1_sparsity)
   at_least "$(last_metric "$work/log.csv")" 0.95 "logreg_l1 validation accuracy"
   # without the penalty, none
   "$work/logreg_l1" train --l1 0 --quiet --save "$work/dense.st" || fail "dense run"
+  # lbfgs minimises the same loss + 0.05 * sum |w| (bias included) by OWL-QN, in f64 so that the
+  # pseudo-gradient norm reaches 1e-8; its minimum has 25 exact zeros (every zero's |gradient|
+  # is at least 8e-4 below l1, so the count does not hang on rounding)
+  "$dmlc" build "$top/examples/logreg_l1.dml" --dtype f64 -o "$work/l1_f64" || fail "dmlc build logreg_l1 --dtype f64"
+  "$work/l1_f64" train --optimizer lbfgs --log "$work/owl.csv" --save "$work/owl.st" >"$work/out" ||
+    fail "lbfgs with l1 failed: $(cat "$work/out")"
+  grep -q "full batch, lbfgs with l1 0.05 (OWL-QN), 31 params, pseudo-gradient norm tolerance 1e-08$" "$work/out" ||
+    fail "no OWL-QN header: $(head -n 1 "$work/out")"
+  grep -Eq "^converged after [0-9]+ iterations: pseudo-gradient norm [0-9.e+-]+ \(tolerance 1e-08\)$" "$work/out" ||
+    fail "OWL-QN did not converge: $(tail -n 3 "$work/out")"
+  at_most "$(tail -n 1 "$work/owl.csv" | cut -d, -f6)" 1e-8 "OWL-QN's last pseudo-gradient norm (log)"
+  zeros=$(sed -n 's/^l1 0.05: \([0-9]*\) of 31 trained values are exactly zero$/\1/p' "$work/out")
+  [ "$zeros" = 25 ] || fail "OWL-QN left ${zeros:-no count of} exact zeros among 31, not 25"
+  [ "$(f64_values "$work/owl.st" 31 | awk '$1 == 0' | wc -l)" -eq 25 ] || fail "the checkpoint has not 25 zeros"
+  # the objective never rises from one iteration to the next (Armijo on loss + l1 |w|)
+  awk -F, 'NR > 2 && $2 > prev + 1e-12 { exit 1 } { prev = $2 }' "$work/owl.csv" ||
+    fail "OWL-QN's objective rose: $(cut -d, -f1,2 "$work/owl.csv" | tr '\n' ' ')"
+  # optimality, checked by other code: one full-batch proximal gradient step (sgd, lr 1, its soft
+  # threshold) from a minimum of loss + l1 |w| stays there, zeros included
+  "$work/l1_f64" train --quiet --optimizer sgd --lr 1 --batch 100000 --epochs 1 --load "$work/owl.st" \
+    --save "$work/prox.st" || fail "proximal step"
+  f64_values "$work/owl.st" 31 >"$work/a"
+  f64_values "$work/prox.st" 31 >"$work/b"
+  moved=$(paste "$work/a" "$work/b" | awk '{ d = $1 - $2; d = d < 0 ? -d : d; m = d > m ? d : m
+    if (($1 == 0) != ($2 == 0)) z++ } END { printf "%.3g\n", z ? 1 : m }')
+  at_most "$moved" 1e-7 "largest change of a proximal gradient step from OWL-QN's minimum (1 if a zero changed)"
+  # the objective it reaches: its own log's last one, and no higher than prox-SGD's after 50 epochs
+  owl=$(l1_objective "$work/l1_f64" "$work/owl.st")
+  logged=$(tail -n 1 "$work/owl.csv" | cut -d, -f2)
+  awk -v a="$owl" -v b="$logged" 'BEGIN { d = a - b; exit !(d < 1e-12 && d > -1e-12) }' ||
+    fail "the log's last objective $logged is not loss + l1 |w| = $owl"
+  "$work/l1_f64" train --quiet --save "$work/sgd.st" || fail "sgd in f64"
+  sgd=$(l1_objective "$work/l1_f64" "$work/sgd.st")
+  at_most "$owl" "$(awk -v s="$sgd" 'BEGIN { printf "%.15g", s + 1e-9 }')" "OWL-QN's objective (prox-SGD's: $sgd)"
   ;;
 rnn_accuracy)
   build rnn_digits
