@@ -293,6 +293,8 @@ static const Rule rules[IR_OP_COUNT] = {
  * A loop `for i in lo..hi` with carried values c_j is reversed in three steps.
  * 1. The forward loop also carries one stack per c_j, [T, shape of c_j]
  *    with T = hi - lo, and stores c_j at row i - lo on every iteration.
+ *    When T is a constant the stack has one more row, where the loop's
+ *    result goes after the loop: row i - lo + 1 is iteration i's yield.
  * 2. A reverse loop runs i from hi-1 down to lo. Its body reads the c_j of
  *    iteration i from the stacks, recomputes that iteration's body from
  *    them, and applies the rules to the copy, in reverse: the adjoints of
@@ -300,6 +302,8 @@ static const Rule rules[IR_OP_COUNT] = {
  *    loop's results at the start), the adjoints of the carried inputs go
  *    out as the next carried values, and what flows to values defined
  *    outside the loop (params) is accumulated in further carried values.
+ *    The copy's yields are replaced by the stacks' next rows, which leaves
+ *    the work that only computed them (an RNN step's products) dead.
  * 3. After it, those accumulators and the last carried adjoints go to the
  *    outer values and the loop's initial values. */
 
@@ -386,6 +390,45 @@ static IrVal copy_value(Ad *A, IrVal b, IrVal *map, int mapn) {
   return c;
 }
 
+/* stack, with the loop's final value of carry j at row T: what iteration
+ * T - 1 yielded. */
+static IrVal store_final(Ad *A, IrVal L, int j, IrVal stack, int64_t T) {
+  IrFunc *f = A->f;
+  IrVal final = -1; /* the program's own result value, if it has one: the adjoint arrives there */
+  for (IrVal v = L + 1; v < f->nv && final < 0; v++)
+    if (f->v[v].op == IR_FOR_RESULT && f->v[v].args[0] == L && f->v[v].index == j) final = v;
+  if (final < 0) {
+    IrInst r = proto(A, IR_FOR_RESULT, f->v[f->v[L].args[2 + j]].ty);
+    r.args[0] = L;
+    r.nargs = 1;
+    r.index = j;
+    final = fresh(A, &r);
+  }
+  IrInst u = proto(A, IR_UPDATE, f->v[stack].ty);
+  u.args[0] = stack;
+  u.args[1] = final;
+  u.args[2] = const_i32(A, T);
+  u.nargs = 3;
+  u.axes = arena_alloc(f->arena, sizeof(IrAxis));
+  u.naxes = 1;
+  u.name = f->v[stack].name;
+  return fresh(A, &u);
+}
+
+/* Uses of `from` in block b (nested blocks too) read `to` instead; from
+ * itself, left without uses, is dropped as dead code later. */
+static void replace_uses(IrFunc *f, IrBlock *b, IrVal from, IrVal to) {
+  for (int i = 0; i < b->n; i++) {
+    IrInst *in = &f->v[b->ids[i]];
+    if (b->ids[i] == from) continue;
+    for (int a = 0; a < in->nargs; a++)
+      if (in->args[a] == from) in->args[a] = to;
+    if (in->op == IR_FOR) replace_uses(f, in->body, from, to);
+  }
+  for (int i = 0; i < b->nyields; i++)
+    if (b->yields[i] == from) b->yields[i] = to;
+}
+
 /* Reverse loop L, which sits in block `parent` (the function's body, or
  * the body of an enclosing reversed loop for a nested one). */
 static bool loop_results_have_adjoints(Ad *A, IrVal L) {
@@ -437,10 +480,15 @@ static void reverse_loop(Ad *A, IrVal L, IrBlock *parent) {
   IrBlock *saved = f->cur;
   IrVal *yields = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(2 * k + 1));
   memcpy(yields, body->yields, sizeof(IrVal) * (size_t)k);
+  /* With a constant trip count the stacks get one more row, the loop's
+   * result: row i + 1 is then iteration i's yield too, which the reverse
+   * body reads instead of recomputing it. */
+  bool keep_yields = !T.sym;
   for (int j = 0; j < k; j++) {
     IrType ct = f->v[carry_in_body[j]].ty, st = ct;
     st.rank = ct.rank + 1;
     st.dims[0] = T;
+    if (keep_yields) st.dims[0].size++;
     memcpy(&st.dims[1], ct.dims, sizeof(Dim) * (size_t)ct.rank);
     f->cur = parent; /* the empty stack, before the loop */
     IrInst z = proto(A, st.rank ? IR_FILL : IR_CONST, st);
@@ -467,7 +515,9 @@ static void reverse_loop(Ad *A, IrVal L, IrBlock *parent) {
     r.args[0] = L;
     r.nargs = 1;
     r.index = k + j;
+    r.name = c.name;
     stack_result[j] = fresh(A, &r);
+    if (keep_yields) stack_result[j] = store_final(A, L, j, stack_result[j], T.size);
   }
   f->v[L].nargs = 2 + 2 * k;
   body->yields = yields;
@@ -532,6 +582,21 @@ static void reverse_loop(Ad *A, IrVal L, IrBlock *parent) {
     ix.naxes = 1;
     map[carry_in_body[j]] = emit(A, &ix);
   }
+  IrVal stored_yield[IR_MAX_ARGS]; /* the copy of body yield j, and its stored value */
+  for (int j = 0; j < k; j++) {
+    IrVal y = body->yields[j];
+    bool computed = in_tree(f, body, y) && f->v[y].op != IR_LOOP_CARRY && f->v[y].op != IR_LOOP_INDEX;
+    stored_yield[j] = -1;
+    if (!keep_yields || !computed) continue;
+    IrInst ix = proto(A, IR_INDEX, f->v[y].ty);
+    ix.args[0] = stack_result[j];
+    ix.args[1] = scalar_i32(A, IR_ADD, row, const_i32(A, 1));
+    ix.nargs = 2;
+    ix.axes = arena_alloc(f->arena, sizeof(IrAxis));
+    ix.naxes = 1;
+    ix.name = f->v[y].name; /* what the body called it: the reverse body reads it under that name */
+    stored_yield[j] = fresh(A, &ix);
+  }
   int nbody = orig_n; /* the stack bookkeeping added above is not replayed */
   IrVal *copies = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(body->n + 1));
   int ncopies = 0;
@@ -566,6 +631,8 @@ static void reverse_loop(Ad *A, IrVal L, IrBlock *parent) {
     rules[in.op](A, v, &in, A->adj[v]);
   }
   if (A->failed) return;
+  for (int j = 0; j < k; j++)
+    if (stored_yield[j] >= 0) replace_uses(f, rbody, map[body->yields[j]], stored_yield[j]);
   A->cur = &f->v[L];
   IrVal *ry = arena_alloc(f->arena, sizeof(IrVal) * (size_t)(k + nouter + 1));
   for (int j = 0; j < k; j++) {
