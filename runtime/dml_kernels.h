@@ -36,7 +36,8 @@ int dmlrt_fail(const char *where, const char *fmt, ...) __attribute__((format(pr
   void dmlrt_pool2d_##S(int is_max, const T *x, T *y, const int64_t *shape);                                     \
   void dmlrt_conv2d_backward_##S(int for_input, const T *x, const T *w, const T *g, T *out, const int64_t *shape,  \
                                  T *scratch);                                                                 \
-  void dmlrt_pool2d_backward_##S(int is_max, const T *x, const T *g, T *dx, const int64_t *shape);
+  void dmlrt_pool2d_backward_##S(int is_max, const T *x, const T *g, T *dx, const int64_t *shape);              \
+  void dmlrt_pool2d_gather_##S(const T *x, const T *t, T *y, const int64_t *shape);
 
 DMLRT_DECLARE(float, f32)
 DMLRT_DECLARE(double, f64)

@@ -27,39 +27,15 @@ int dmlrt_check_index(int64_t k, int64_t size, const char *where) {
   return 0;
 }
 
-/* c = a b (+ c when accumulate), row-major, a and b optionally transposed. */
-static void gemm_acc_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c,
-                         int accumulate) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              1.0f, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, accumulate ? 1.0f : 0.0f, c, (int)n);
-}
-
-static void gemm_acc_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a, const double *b, double *c,
-                         int accumulate) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, accumulate ? 1.0 : 0.0, c, (int)n);
-}
-
+/* c = a b, row-major, a and b optionally transposed. */
 static void gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
-  gemm_acc_f32(ta, tb, m, n, k, a, b, c, 0);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              1.0f, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0f, c, (int)n);
 }
 
 static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a, const double *b, double *c) {
-  gemm_acc_f64(ta, tb, m, n, k, a, b, c, 0);
-}
-
-/* The output positions [lo, hi) whose input position j*stride - pad + tap
- * lies inside an axis of `size`: the range a kernel tap contributes to. */
-static inline int64_t tap_lo(int64_t tap, int64_t pad, int64_t stride) {
-  int64_t need = pad - tap; /* j * stride >= need */
-  return need <= 0 ? 0 : (need + stride - 1) / stride;
-}
-
-static inline int64_t tap_hi(int64_t tap, int64_t pad, int64_t stride, int64_t size, int64_t out) {
-  int64_t top = size - 1 + pad - tap; /* j * stride <= top */
-  if (top < 0) return 0;
-  int64_t hi = top / stride + 1;
-  return hi < out ? hi : out;
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0, c, (int)n);
 }
 
 #define DMLRT_DEFINE(T, S, EXP, LOG)                                                                              \
@@ -208,121 +184,6 @@ static inline int64_t tap_hi(int64_t tap, int64_t pad, int64_t stride, int64_t s
   void dmlrt_eye_##S(T *y, int64_t n) {                                                                          \
     memset(y, 0, sizeof(T) * (size_t)(n * n));                                                                   \
     for (int64_t i = 0; i < n; i++) y[i * n + i] = 1;                                                            \
-  }                                                                                                              \
-  /* shape: N C H W O KH KW OH OW sh sw ph pw (pool: O = C).                                                       \
-   * Convolution as matrix products, one image at a time: im2col lays the                                          \
-   * image out as cols[C*KH*KW, OH*OW] in `scratch` (the workspace's tail,                                         \
-   * planned by codegen: dmlrt_conv2d_scratch elements), then                                                      \
-   * y[b] = w[O, C*KH*KW] cols. */                                                                                 \
-  static void im2col_##S(const T *x, T *cols, const int64_t *s) {                                                  \
-    int64_t C = s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                              \
-    int64_t sh = s[9], sw = s[10], ph = s[11], pw = s[12];                                                         \
-    for (int64_t c = 0; c < C; c++)                                                                                \
-      for (int64_t p = 0; p < KH; p++)                                                                             \
-        for (int64_t q = 0; q < KW; q++) {                                                                         \
-          T *row = cols + ((c * KH + p) * KW + q) * OH * OW;                                                       \
-          int64_t i0 = tap_lo(p, ph, sh), i1 = tap_hi(p, ph, sh, H, OH);                                           \
-          int64_t j0 = tap_lo(q, pw, sw), j1 = tap_hi(q, pw, sw, W, OW);                                           \
-          memset(row, 0, sizeof(T) * (size_t)(OH * OW));                                                           \
-          for (int64_t i = i0; i < i1; i++) {                                                                      \
-            int64_t at = (c * H + i * sh - ph + p) * W - pw + q; /* + j * sw >= 0 for j >= j0 */                   \
-            for (int64_t j = j0; j < j1; j++) row[i * OW + j] = x[at + j * sw];                                    \
-          }                                                                                                        \
-        }                                                                                                          \
-  }                                                                                                                \
-  /* the adjoint of im2col: every column entry goes back to its pixel */                                           \
-  static void col2im_##S(const T *cols, T *dx, const int64_t *s) {                                                 \
-    int64_t C = s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                              \
-    int64_t sh = s[9], sw = s[10], ph = s[11], pw = s[12];                                                         \
-    for (int64_t c = 0; c < C; c++)                                                                                \
-      for (int64_t p = 0; p < KH; p++)                                                                             \
-        for (int64_t q = 0; q < KW; q++) {                                                                         \
-          const T *row = cols + ((c * KH + p) * KW + q) * OH * OW;                                                 \
-          int64_t j0 = tap_lo(q, pw, sw), j1 = tap_hi(q, pw, sw, W, OW);                                           \
-          for (int64_t i = tap_lo(p, ph, sh), i1 = tap_hi(p, ph, sh, H, OH); i < i1; i++) {                        \
-            int64_t at = (c * H + i * sh - ph + p) * W - pw + q;                                                   \
-            for (int64_t j = j0; j < j1; j++) dx[at + j * sw] += row[i * OW + j];                                  \
-          }                                                                                                        \
-        }                                                                                                          \
-  }                                                                                                                \
-  void dmlrt_conv2d_##S(const T *x, const T *w, T *y, const int64_t *s, T *scratch) {                              \
-    int64_t N = s[0], C = s[1], H = s[2], W = s[3], O = s[4], K = C * s[5] * s[6], P = s[7] * s[8];                \
-    for (int64_t b = 0; b < N; b++) {                                                                              \
-      im2col_##S(x + b * C * H * W, scratch, s);                                                                   \
-      gemm_##S(0, 0, O, P, K, w, scratch, y + b * O * P);                                                          \
-    }                                                                                                              \
-  }                                                                                                                \
-  /* pooling; without padding every window lies inside the image, and the                                          \
-   * loops need no bounds tests */                                                                                 \
-  void dmlrt_pool2d_##S(int is_max, const T *x, T *y, const int64_t *s) {                                          \
-    int64_t NC = s[0] * s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                      \
-    int64_t sh = s[9], sw = s[10], ph = s[11], pw = s[12];                                                         \
-    T inv = (T)1 / (T)(KH * KW);                                                                                   \
-    for (int64_t c = 0; c < NC; c++)                                                                               \
-      for (int64_t i = 0; i < OH; i++)                                                                             \
-        for (int64_t j = 0; j < OW; j++) {                                                                         \
-          T best = -INFINITY, acc = 0;                                                                             \
-          if (ph == 0 && pw == 0) {                                                                                \
-            const T *win = x + (c * H + i * sh) * W + j * sw;                                                      \
-            for (int64_t p = 0; p < KH; p++)                                                                       \
-              for (int64_t q = 0; q < KW; q++) {                                                                   \
-                T v = win[p * W + q];                                                                              \
-                acc += v;                                                                                          \
-                best = v > best ? v : best;                                                                        \
-              }                                                                                                    \
-          } else {                                                                                                 \
-            for (int64_t p = 0; p < KH; p++)                                                                       \
-              for (int64_t q = 0; q < KW; q++) {                                                                   \
-                int64_t r = i * sh - ph + p, t = j * sw - pw + q;                                                  \
-                if (r < 0 || r >= H || t < 0 || t >= W) continue;                                                  \
-                T v = x[(c * H + r) * W + t];                                                                      \
-                acc += v;                                                                                          \
-                best = v > best ? v : best;                                                                        \
-              }                                                                                                    \
-          }                                                                                                        \
-          y[(c * OH + i) * OW + j] = is_max ? best : acc * inv;                                                    \
-        }                                                                                                          \
-  }                                                                                                                \
-  /* adjoints through the same layout: dw = sum_b g[b] cols[b]^T, and                                              \
-   * dx[b] = col2im(w^T g[b]) */                                                                                   \
-  void dmlrt_conv2d_backward_##S(int for_input, const T *x, const T *w, const T *g, T *out, const int64_t *s,      \
-                                 T *scratch) {                                                                     \
-    int64_t N = s[0], C = s[1], H = s[2], W = s[3], O = s[4], K = C * s[5] * s[6], P = s[7] * s[8];                \
-    if (for_input) memset(out, 0, sizeof(T) * (size_t)(N * C * H * W));                                            \
-    for (int64_t b = 0; b < N; b++) {                                                                              \
-      if (for_input) {                                                                                             \
-        gemm_##S(1, 0, K, P, O, w, g + b * O * P, scratch);                                                        \
-        col2im_##S(scratch, out + b * C * H * W, s);                                                               \
-      } else {                                                                                                     \
-        im2col_##S(x + b * C * H * W, scratch, s);                                                                 \
-        gemm_acc_##S(0, 1, O, K, P, g + b * O * P, scratch, out, b > 0);                                           \
-      }                                                                                                            \
-    }                                                                                                              \
-    if (!for_input && N == 0) memset(out, 0, sizeof(T) * (size_t)(O * K));                                         \
-  }                                                                                                                \
-  void dmlrt_pool2d_backward_##S(int is_max, const T *x, const T *g, T *dx, const int64_t *s) {                    \
-    int64_t NC = s[0] * s[1], H = s[2], W = s[3], KH = s[5], KW = s[6], OH = s[7], OW = s[8];                      \
-    int64_t sh = s[9], sw = s[10], ph = s[11], pw = s[12];                                                         \
-    T inv = (T)1 / (T)(KH * KW);                                                                                   \
-    memset(dx, 0, sizeof(T) * (size_t)(NC * H * W));                                                               \
-    for (int64_t c = 0; c < NC; c++)                                                                               \
-      for (int64_t i = 0; i < OH; i++)                                                                             \
-        for (int64_t j = 0; j < OW; j++) {                                                                         \
-          T gv = g[(c * OH + i) * OW + j], best = -INFINITY;                                                       \
-          int64_t at = -1;                                                                                         \
-          for (int64_t p = 0; p < KH; p++) {                                                                       \
-            int64_t r = i * sh - ph + p;                                                                           \
-            if (r < 0 || r >= H) continue;                                                                         \
-            for (int64_t q = 0; q < KW; q++) {                                                                     \
-              int64_t t = j * sw - pw + q;                                                                         \
-              if (t < 0 || t >= W) continue;                                                                       \
-              int64_t k = (c * H + r) * W + t;                                                                     \
-              if (!is_max) dx[k] += gv * inv;                                                                      \
-              else if (x[k] > best) best = x[k], at = k; /* the first maximum, as the forward's > */               \
-            }                                                                                                      \
-          }                                                                                                        \
-          if (is_max && at >= 0) dx[at] += gv;                                                                     \
-        }                                                                                                          \
   }
 
 DMLRT_DEFINE(float, f32, expf, logf)
