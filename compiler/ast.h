@@ -93,7 +93,15 @@ typedef enum {
   REF_FN,      // user function
   REF_BUILTIN, // builtin function
   REF_CAST,    // f32(x), f64(x), i32(x)
+  REF_DERIV,   // grad(f, x, ...), hvp(f, x, ..., v), hessian(f, x, ...): see `inner`
 } RefKind;
+
+/* The derivative builtins: they take a function, not a value. */
+typedef enum {
+  DERIV_GRAD,    // grad(f, x, ...): d f(x, ...) / d x, shaped like x
+  DERIV_HVP,     // hvp(f, x, ..., v): the Hessian of f in x, times v
+  DERIV_HESSIAN, // hessian(f, x, ...): that Hessian, for a scalar or vector x
+} DerivKind;
 
 struct Expr {
   ExprKind kind;
@@ -129,6 +137,8 @@ struct Expr {
   Item *item;             /* REF_CONST, REF_PARAM, REF_FN */
   int builtin;            /* REF_BUILTIN: a Builtin id */
   Expr **bound;           /* REF_BUILTIN/REF_FN: arguments in parameter order */
+  DerivKind deriv;        /* REF_DERIV */
+  Expr *inner;            /* REF_DERIV: the call f(x, ...) it differentiates; for hvp, v is args[nargs-1] */
 };
 
 typedef enum {

@@ -45,7 +45,7 @@ bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *pr
     if (g && ad_reverse(g, d)) ok &= add_unit(a, d, units, nunits, &cap, prefix, simplify(g));
     else ok = false;
     if (!ok || !with_hvp) continue;
-    /* loss_hvp when it can be built; a model it cannot (overlapping max pooling) just has none */
+    /* loss_hvp when it can be built; a model it cannot just has none */
     IrFunc *h = lower_function(p, it, a, d, opt);
     Diags quiet = {.arena = d->arena, .limit = d->limit};
     if (h && ad_reverse(h, &quiet) && ad_forward_hvp((h = simplify(h)), &quiet))

@@ -208,15 +208,20 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
     break;
   case IR_FILL:
     if (elementwise) number(E, in->num, in->ty.dt);
-    else if (in->num == 0 || in->num == 1) {
-      fputs(in->num == 0 ? "zeros(" : "ones(", out);
-      dims_args(E, &in->ty, false);
-      fputc(')', out);
-    } else {
-      fputs("full(", out);
-      number(E, in->num, in->ty.dt);
-      dims_args(E, &in->ty, true);
-      fputc(')', out);
+    else {
+      /* zeros, ones and full make the model's float: an f64 one in a
+       * program of f32 defaults says so (and is harmless under --dtype f64) */
+      bool f64 = in->ty.dt == DT_F64;
+      if (f64) fputs("f64(", out);
+      if (in->num == 0 || in->num == 1) {
+        fputs(in->num == 0 ? "zeros(" : "ones(", out);
+        dims_args(E, &in->ty, false);
+      } else {
+        fputs("full(", out);
+        number(E, in->num, in->ty.dt);
+        dims_args(E, &in->ty, true);
+      }
+      fputs(f64 ? "))" : ")", out);
     }
     break;
   case IR_EYE: fprintf(out, "eye(%s)", in->ty.dims[0].sym ? in->ty.dims[0].sym : arena_printf(E->a, "%lld", (long long)in->ty.dims[0].size)); break;
@@ -277,10 +282,10 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
     index_list(E, in, 1);
     break;
   case IR_ONEHOT:
-    fputs("onehot(", out);
+    fputs(in->ty.dt == DT_F64 ? "f64(onehot(" : "onehot(", out); /* of the model's float, as zeros */
     expr(E, in->args[0], 0, false);
     dims_args(E, &(IrType){.rank = 1, .dims = {in->ty.dims[in->ty.rank - 1]}}, true);
-    fputc(')', out);
+    fputs(in->ty.dt == DT_F64 ? "))" : ")", out);
     break;
   case IR_CONV2D:
   case IR_MAXPOOL2D:
@@ -288,8 +293,9 @@ static void expr(Emit *E, IrVal v, int min_prec, bool elementwise) {
   case IR_CONV2D_BWD_INPUT:
   case IR_CONV2D_BWD_WEIGHT:
   case IR_MAXPOOL2D_BWD:
-  case IR_AVGPOOL2D_BWD: {
-    bool pool = in->op == IR_MAXPOOL2D || in->op == IR_AVGPOOL2D || in->op == IR_MAXPOOL2D_BWD || in->op == IR_AVGPOOL2D_BWD;
+  case IR_AVGPOOL2D_BWD:
+  case IR_MAXPOOL2D_GATHER: {
+    bool pool = in->op != IR_CONV2D && in->op != IR_CONV2D_BWD_INPUT && in->op != IR_CONV2D_BWD_WEIGHT;
     fprintf(out, "%s(", ir_ops[in->op].dml);
     for (int i = 0; i < in->nargs; i++) {
       if (i) fputs(", ", out);

@@ -392,6 +392,26 @@ static void pool2d_backward(const IrInst *in, const Tensor *x, const Tensor *g, 
       }
 }
 
+/* t at each window's first maximum of x (0 where a window has none): the
+ * transpose of maxpool2d_backward's scatter, and maxpool2d's tangent */
+static void pool2d_gather(const IrInst *in, const Tensor *x, const Tensor *t, Tensor *r) {
+  int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3], OH = r->dims[2], OW = r->dims[3];
+  for (int64_t c = 0; c < NC; c++)
+    for (int64_t i = 0; i < OH; i++)
+      for (int64_t j = 0; j < OW; j++) {
+        double best = -INFINITY;
+        int64_t at = -1;
+        for (int64_t p = 0; p < in->kernel[0]; p++)
+          for (int64_t q = 0; q < in->kernel[1]; q++) {
+            int64_t y = i * in->stride[0] - in->pad[0] + p, z = j * in->stride[1] - in->pad[1] + q;
+            if (y < 0 || y >= H || z < 0 || z >= W) continue;
+            int64_t k = (c * H + y) * W + z;
+            if (x->data[k] > best) best = x->data[k], at = k;
+          }
+        r->data[(c * OH + i) * OW + j] = at >= 0 ? t->data[at] : 0;
+      }
+}
+
 static void eval_block(Interp *I, const IrBlock *b);
 
 static void note_pool_ties(Interp *I, const IrInst *in, const Tensor *x) {
@@ -606,6 +626,7 @@ static void eval(Interp *I, IrVal id) {
   case IR_CONV2D_BWD_WEIGHT: conv2d_backward(in, a, val(I, in->args[2]), b, &r, false); break;
   case IR_MAXPOOL2D_BWD: pool2d_backward(in, a, b, &r, true); break;
   case IR_AVGPOOL2D_BWD: pool2d_backward(in, b, a, &r, false); break;
+  case IR_MAXPOOL2D_GATHER: pool2d_gather(in, a, b, &r); break;
   case IR_MAXPOOL2D:
   case IR_AVGPOOL2D: pool2d(in, a, &r); break;
   default: break;

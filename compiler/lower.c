@@ -13,6 +13,8 @@
 #include "lower.h"
 #include <math.h>
 #include <string.h>
+#include "autodiff/autodiff.h"
+#include "simplify.h"
 
 typedef struct Local {
   Binding *b;
@@ -37,6 +39,9 @@ typedef struct Lower {
   Frame *fr;
   int inline_depth;
   bool failed;
+  const IrVal *param_values; /* when lowering a function for grad/hvp/hessian: the model params are its inputs */
+  const IrParam *mparams; /* the model's params, also inside a derivative's function */
+  int nmparams;
 } Lower;
 
 static IrVal lower_expr(Lower *L, Expr *e);
@@ -221,6 +226,7 @@ static IrVal lower_name(Lower *L, Expr *e) {
   }
   case REF_CONST: return constant(L, e->item->const_value, ir_type_of(L, e->type).dt, e->span);
   case REF_PARAM: {
+    if (L->param_values) return L->param_values[e->item->index];
     IrInst p = proto(IR_PARAM, L->f->params[e->item->index].ty, e->item->name_span);
     p.index = e->item->index;
     p.name = e->item->name;
@@ -289,14 +295,169 @@ static IrVal lower_user_call(Lower *L, Expr *e) {
 }
 
 static IrVal lower_builtin(Lower *L, Expr *e);
+static IrVal lower_derivative(Lower *L, Expr *e);
 
 static IrVal lower_call(Lower *L, Expr *e) {
+  if (e->ref == REF_DERIV) return lower_derivative(L, e);
   if (e->ref == REF_CAST) {
     IrVal v = lower_expr(L, e->args[0].value);
     return coerce(L, v, ir_type_of(L, e->type).dt);
   }
   if (e->ref == REF_FN) return lower_user_call(L, e);
   return lower_builtin(L, e);
+}
+
+/* ---- grad, hvp, hessian --------------------------------------------------------
+ * The call f(x, ...) is lowered as a function of its own, G, whose one
+ * param is x and whose inputs are the other arguments and the model's
+ * params; the transformations that make loss_grad and loss_hvp from a loss
+ * then make G's gradient or Hessian-vector product, which is inlined where
+ * the builtin is. The caller's own derivatives (a loss that uses grad)
+ * differentiate that code like any other. */
+
+static IrFunc *function_of_first_arg(Lower *L, Expr *call, const IrVal *args) {
+  Item *fn = call->item;
+  int n = fn->nparams, np = L->nmparams;
+  IrFunc *g = ir_func_new(L->a, fn->name);
+  g->span = call->span;
+  g->nparams = 1;
+  g->params = arena_alloc(L->a, sizeof(IrParam));
+  g->params[0] = (IrParam){.name = fn->params[0].name, .ty = *type_of(L, args[0])};
+  g->ninputs = n - 1 + np;
+  g->input_names = arena_alloc(L->a, sizeof(char *) * (size_t)(g->ninputs + 1));
+  g->input_types = arena_alloc(L->a, sizeof(IrType) * (size_t)(g->ninputs + 1));
+  g->input_spans = arena_alloc(L->a, sizeof(Span) * (size_t)(g->ninputs + 1));
+  g->dim_syms = L->f->dim_syms;
+  g->ndim_syms = L->f->ndim_syms;
+  Lower G = {.a = L->a, .d = L->d, .f = g, .opt = L->opt, .inline_depth = L->inline_depth + 1,
+             .mparams = L->mparams, .nmparams = L->nmparams};
+  Frame top = {.real = L->fr->real};
+  G.fr = &top;
+  IrVal gargs[MAX_CALL_PARAMS], *params = arena_alloc(L->a, sizeof(IrVal) * (size_t)(np + 1));
+  IrInst x = proto(IR_PARAM, g->params[0].ty, call->bound[0]->span);
+  x.name = g->params[0].name;
+  gargs[0] = ir_emit(g, &x);
+  for (int i = 0; i < g->ninputs; i++) { /* the other arguments, then the model params */
+    bool arg = i < n - 1;
+    IrType t = arg ? *type_of(L, args[i + 1]) : L->mparams[i - (n - 1)].ty;
+    g->input_names[i] = arg ? fn->params[i + 1].name : L->mparams[i - (n - 1)].name;
+    g->input_types[i] = t;
+    g->input_spans[i] = call->span;
+    IrInst in = proto(IR_INPUT, t, call->span);
+    in.index = i;
+    in.name = g->input_names[i];
+    IrVal v = ir_emit(g, &in);
+    if (arg) gargs[i + 1] = v;
+    else params[i - (n - 1)] = v;
+  }
+  G.param_values = params;
+  Frame *fr = ARENA_NEW(L->a, Frame);
+  fr->parent = &top;
+  bind_signature(&G, fr, fn, gargs);
+  G.fr = fr;
+  for (int i = 0; i < n; i++) {
+    gargs[i] = coerce(&G, gargs[i], ir_type_of(&G, fn->param_types[i]).dt);
+    if (fn->param_bindings && fn->param_bindings[i]) bind_local(&G, fn->param_bindings[i], gargs[i]);
+  }
+  IrVal r = lower_block(&G, &fn->body);
+  if (G.failed || r < 0) return NULL;
+  ARENA_PUSH(L->a, g->results, g->nresults, g->capresults, r);
+  return g;
+}
+
+/* G's derivative, inlined: the caller's values for G's inputs are the
+ * other arguments, the model params and, for hvp, the direction v. */
+static IrVal inline_derivative(Lower *L, const IrFunc *g, const IrVal *args, int nargs, IrVal v, int result) {
+  int np = L->nmparams;
+  IrVal *inputs = arena_alloc(L->a, sizeof(IrVal) * (size_t)(g->ninputs + 1));
+  for (int i = 0; i < nargs - 1; i++) inputs[i] = args[i + 1];
+  for (int i = 0; i < np; i++) {
+    if (L->param_values) { /* a derivative inside a derivative's function: its inputs */
+      inputs[nargs - 1 + i] = L->param_values[i];
+      continue;
+    }
+    IrInst p = proto(IR_PARAM, L->mparams[i].ty, L->mparams[i].item->name_span);
+    p.index = i;
+    p.name = L->mparams[i].name;
+    inputs[nargs - 1 + i] = ir_emit(L->f, &p);
+  }
+  if (v >= 0) inputs[nargs - 1 + np] = v;
+  IrVal *results = arena_alloc(L->a, sizeof(IrVal) * (size_t)(g->nresults + 1));
+  ir_inline(L->f, g, inputs, args, results);
+  return results[result];
+}
+
+/* hessian(f, x) for x of shape [d]: row i is H e_i, in a loop over i */
+static IrVal hessian_rows(Lower *L, const IrFunc *hvp, const IrVal *args, int nargs, IrType ht, Span sp) {
+  IrType row = ht, it = scalar_type(DT_I32);
+  row.rank = 1;
+  IrInst p = proto(IR_FOR, it, sp);
+  p.args[p.nargs++] = constant(L, 0, DT_I32, sp);
+  p.args[p.nargs++] = dimsize(L, &ht.dims[0], 1, DT_I32, sp);
+  IrInst z = proto(IR_FILL, ht, sp);
+  p.args[p.nargs++] = ir_emit(L->f, &z);
+  p.body = ARENA_NEW(L->a, IrBlock);
+  p.name = "i";
+  IrVal loop = ir_emit_fresh(L->f, &p);
+  IrBlock *outer = L->f->cur;
+  int mark = ir_block_begin(L->f, L->f->v[loop].body);
+  IrInst ip = proto(IR_LOOP_INDEX, it, sp);
+  ip.owner = loop;
+  ip.name = "i";
+  IrVal i = ir_emit_fresh(L->f, &ip);
+  IrInst cp = proto(IR_LOOP_CARRY, ht, sp);
+  cp.owner = loop;
+  cp.name = "hessian";
+  IrVal h = ir_emit_fresh(L->f, &cp);
+  IrVal e_i = emit1(L, IR_ONEHOT, row, sp, i);
+  IrInst u = proto(IR_UPDATE, ht, sp);
+  u.args[0] = h;
+  u.args[1] = inline_derivative(L, hvp, args, nargs, e_i, 0);
+  u.args[2] = i;
+  u.nargs = 3;
+  u.axes = arena_alloc(L->a, sizeof(IrAxis));
+  u.naxes = 1;
+  IrBlock *body = L->f->v[loop].body;
+  body->yields = arena_alloc(L->a, sizeof(IrVal));
+  body->yields[0] = ir_emit(L->f, &u);
+  body->nyields = 1;
+  ir_block_end(L->f, outer, mark);
+  IrInst rp = proto(IR_FOR_RESULT, ht, sp);
+  rp.args[0] = loop;
+  rp.nargs = 1;
+  rp.name = "hessian";
+  return ir_emit_fresh(L->f, &rp);
+}
+
+static IrVal lower_derivative(Lower *L, Expr *e) {
+  Expr *call = e->inner;
+  int n = call->item->nparams;
+  IrType rt = ir_type_of(L, e->type);
+  IrVal args[MAX_CALL_PARAMS];
+  for (int i = 0; i < n; i++) args[i] = lower_expr(L, call->bound[i]);
+  /* the arguments in f's parameter types, as a call converts them (a
+   * literal 0.1 for an f64 parameter is 0.1 in f64, not f32's 0.1) */
+  Frame fr = {.parent = L->fr};
+  bind_signature(L, &fr, call->item, args);
+  Frame *caller = L->fr;
+  L->fr = &fr;
+  for (int i = 1; i < n; i++) args[i] = coerce(L, args[i], ir_type_of(L, call->item->param_types[i]).dt);
+  L->fr = caller;
+  args[0] = coerce(L, args[0], rt.dt);
+  IrVal v = e->deriv == DERIV_HVP ? coerce(L, lower_expr(L, e->args[e->nargs - 1].value), rt.dt) : -1;
+  IrFunc *g = function_of_first_arg(L, call, args);
+  bool ok = g && ad_reverse(g, L->d);
+  if (ok) g = simplify(g);
+  if (ok && e->deriv == DERIV_GRAD) return inline_derivative(L, g, args, n, -1, 1);
+  ok = ok && ad_forward_hvp(g, L->d);
+  if (!ok) {
+    L->failed = true;
+    return constant(L, 0, rt.dt, e->span);
+  }
+  g = simplify(g);
+  if (e->deriv == DERIV_HVP) return inline_derivative(L, g, args, n, v, 0);
+  if (rt.rank == 0) return inline_derivative(L, g, args, n, constant(L, 1, rt.dt, e->span), 0);
+  return hessian_rows(L, g, args, n, rt, e->span);
 }
 
 /* ---- builtins ---------------------------------------------------------------- */
@@ -448,14 +609,16 @@ static IrVal lower_builtin(Lower *L, Expr *e) {
   case BI_MAXPOOL2D:
   case BI_AVGPOOL2D:
   case BI_MAXPOOL2D_BACKWARD:
-  case BI_AVGPOOL2D_BACKWARD: {
+  case BI_AVGPOOL2D_BACKWARD:
+  case BI_MAXPOOL2D_GATHER: {
     /* tensor operands first, then the window: (kernel,) stride, pad */
     static const IrOp ops[] = {IR_CONV2D, IR_CONV2D_BWD_INPUT, IR_CONV2D_BWD_WEIGHT, IR_MAXPOOL2D,
-                               IR_AVGPOOL2D, IR_MAXPOOL2D_BWD, IR_AVGPOOL2D_BWD};
-    static const int ntensors[] = {2, 3, 3, 1, 1, 2, 2};
+                               IR_AVGPOOL2D, IR_MAXPOOL2D_BWD, IR_AVGPOOL2D_BWD, IR_MAXPOOL2D_GATHER};
+    static const int ntensors[] = {2, 3, 3, 1, 1, 2, 2, 2};
     int k = e->builtin == BI_CONV2D ? 0 : e->builtin == BI_CONV2D_BACKWARD_INPUT ? 1
             : e->builtin == BI_CONV2D_BACKWARD_WEIGHT ? 2 : e->builtin == BI_MAXPOOL2D ? 3
-            : e->builtin == BI_AVGPOOL2D ? 4 : e->builtin == BI_MAXPOOL2D_BACKWARD ? 5 : 6;
+            : e->builtin == BI_AVGPOOL2D ? 4 : e->builtin == BI_MAXPOOL2D_BACKWARD ? 5
+            : e->builtin == BI_AVGPOOL2D_BACKWARD ? 6 : 7;
     IrInst p = proto(ops[k], rt, sp);
     for (int i = 0; i < ntensors[k]; i++) p.args[p.nargs++] = arg(L, e, i);
     window_attrs(e, ntensors[k], k >= 3, &p);
@@ -673,6 +836,8 @@ IrFunc *lower_function(Program *p, Item *entry, Arena *a, Diags *d, SemaOptions 
     if (p->items[i]->kind == IT_PARAM) np++;
   f->params = arena_alloc(a, sizeof(IrParam) * (size_t)(np ? np : 1));
   f->nparams = np;
+  L.mparams = f->params;
+  L.nmparams = np;
   for (int i = 0; i < p->nitems; i++) {
     Item *it = p->items[i];
     if (it->kind != IT_PARAM) continue;

@@ -1457,6 +1457,22 @@ static Type *rule_pool2d_backward(BCall *c) {
   return same(c, max ? 0 : 1);
 }
 
+/* maxpool2d_gather(x, t, ...): t shaped like x; the result like maxpool2d(x, ...) */
+static Type *rule_pool2d_gather(BCall *c) {
+  Sema *s = c->s;
+  if (!need_tensor(c, 0, true) || !need_tensor(c, 1, true)) return fail(s);
+  Expr *bound[8] = {c->arg[0], c->arg[2], c->arg[3], c->arg[4]};
+  BCall f = {s, c->e, builtin_info(BI_MAXPOOL2D), BI_MAXPOOL2D, bound, NULL, 0};
+  Type *out = rule_pool2d(&f);
+  if (is_err(out)) return out;
+  if (!fits(c->arg[0]->type, c->arg[1]->type)) {
+    diag_error(s->d, c->arg[1]->span, "`%s` needs values of the input's shape %s, not %s", c->info->name,
+               T(s, c->arg[0]->type), T(s, c->arg[1]->type));
+    return fail(s);
+  }
+  return out;
+}
+
 static Type *rule_onehot(BCall *c) {
   Sema *s = c->s;
   Type *y = argt(c, 0), *k = argt(c, 1);
@@ -1610,6 +1626,90 @@ static Type *check_builtin_call(Sema *s, Expr *e, int id) {
   return t;
 }
 
+/* ---- grad, hvp, hessian ---------------------------------------------------------
+ * They take a function and the arguments to call it with, and differentiate
+ * the call with respect to its first argument x: grad(f, x, ...) is shaped
+ * like x, hvp(f, x, ..., v) too (v shaped like x), hessian(f, x, ...) is
+ * [d, d] for x of shape [d] (a scalar for a scalar x). f must return one
+ * float scalar. The call itself is checked as any call, and kept in
+ * e->inner for lowering. */
+
+static const char *const deriv_names[] = {"grad", "hvp", "hessian"};
+
+static int deriv_lookup(const char *name) {
+  for (int k = 0; k < 3; k++)
+    if (strcmp(name, deriv_names[k]) == 0) return k;
+  return -1;
+}
+
+static Type *check_derivative(Sema *s, Expr *e, DerivKind k) {
+  const char *name = deriv_names[k];
+  e->ref = REF_DERIV;
+  e->deriv = k;
+  int want = k == DERIV_HVP ? 3 : 2; /* f, x, (v) */
+  Expr *fe = e->nargs ? e->args[0].value : NULL;
+  if (e->nargs < want || e->args[0].name || fe->kind != EX_NAME || (k == DERIV_HVP && e->args[e->nargs - 1].name)) {
+    for (int i = 0; i < e->nargs; i++)
+      if (i || !fe || fe->kind != EX_NAME) check_expr(s, e->args[i].value);
+    diag_error(s->d, e->span, "`%s` takes a function and the arguments to call it with: %s", name,
+               k == DERIV_HVP ? "hvp(f, x, ..., v), v last and positional" : k == DERIV_GRAD ? "grad(f, x, ...)"
+                                                                            : "hessian(f, x, ...)");
+    return fail(s);
+  }
+  Item *fn = global_find(s, fe->name);
+  if (!fn || fn->kind != IT_FN || scope_find(s, fe->name)) {
+    for (int i = 1; i < e->nargs; i++) check_expr(s, e->args[i].value);
+    const char *what = scope_find(s, fe->name) || fn ? "is a value"
+                       : builtin_lookup(fe->name) >= 0 || deriv_lookup(fe->name) >= 0 ? "is a builtin: wrap it in a fn"
+                                                                                         : "is not defined";
+    diag_error(s->d, fe->span, "the first argument of `%s` must name a function (fn), and `%s` %s", name, fe->name, what);
+    return fail(s);
+  }
+  Expr *call = ARENA_NEW(s->a, Expr);
+  *call = *e;
+  call->ref = REF_NONE;
+  call->name = fe->name;
+  call->name_span = fe->span;
+  call->args = e->args + 1;
+  call->nargs = e->nargs - 1 - (k == DERIV_HVP);
+  e->inner = call;
+  Type *rt = check_user_call(s, call, fn);
+  Type *vt = k == DERIV_HVP ? check_expr(s, e->args[e->nargs - 1].value) : NULL;
+  if (is_err(rt) || (vt && is_err(vt))) return fail(s);
+  if (!is_tensor(rt) || rt->rank != 0 || !dt_float(rt->dt)) {
+    diag_error(s->d, e->span, "`%s` needs a function with one float scalar result; `%s` returns %s", name, fn->name,
+               T(s, rt));
+    return fail(s);
+  }
+  const Type *xt = call->bound[0]->type;
+  const char *xname = fn->params[0].name;
+  if (!is_tensor(xt) || !dt_float(xt->dt)) {
+    diag_error(s->d, call->bound[0]->span, "`%s` differentiates `%s` with respect to its first argument `%s`, which "
+               "must be a float tensor, not %s", name, fn->name, xname, T(s, xt));
+    return fail(s);
+  }
+  DType pdt = fn->param_types[0]->dt; /* x as f receives it */
+  DType dt = pdt == DT_F32 || pdt == DT_F64 ? pdt : xt->weak ? s->opt.model_float : xt->dt;
+  Type *out = ty_with_dtype(s, xt, dt);
+  if (vt && !(is_tensor(vt) && dt_float(vt->dt) && vt->rank == xt->rank && type_equal(ty_with_dtype(s, vt, dt), out))) {
+    diag_error(s->d, e->args[e->nargs - 1].value->span, "the direction of `hvp` must have the shape of `%s`, %s, not %s",
+               xname, T(s, out), T(s, vt));
+    return fail(s);
+  }
+  if (k == DERIV_HESSIAN) {
+    if (xt->rank > 1) {
+      diag_error(s->d, call->bound[0]->span, "`hessian` needs a scalar or vector `%s`, not %s", xname, T(s, xt));
+      diag_hint(s->d, "pass it as a vector, reshape(x, size), to a function that takes one");
+      return fail(s);
+    }
+    if (xt->rank == 1) {
+      Dim d2[2] = {xt->dims[0], xt->dims[0]};
+      out = ty_tensor(s, dt, 2, d2);
+    }
+  }
+  return out;
+}
+
 static Type *check_call(Sema *s, Expr *e) {
   if (e->is_cast) return check_cast(s, e);
   Binding *b = scope_find(s, e->name);
@@ -1624,6 +1724,8 @@ static Type *check_call(Sema *s, Expr *e) {
     diag_error(s->d, e->name_span, "the loss cannot be called from DML code");
     return fail(s);
   }
+  int dk = deriv_lookup(e->name);
+  if (dk >= 0) return check_derivative(s, e, (DerivKind)dk);
   int id = builtin_lookup(e->name);
   if (id >= 0) return check_builtin_call(s, e, id);
   for (int i = 0; i < e->nargs; i++) check_expr(s, e->args[i].value);
@@ -2069,6 +2171,7 @@ static void mark_used_expr(Sema *s, Expr *e) {
     e->item->used_by_loss = true; /* visited */
     mark_used_block(s, &e->item->body);
   }
+  mark_used_expr(s, e->inner); /* grad(f, ...): f's params */
   mark_used_expr(s, e->lhs);
   mark_used_expr(s, e->rhs);
   mark_used_expr(s, e->base);

@@ -20,6 +20,7 @@ typedef struct Simp {
   IrFunc *f;
   IrVal *map;   /* old value -> new value */
   bool *live;
+  bool inlining; /* ir_inline: old is a derivative function built for the caller */
 } Simp;
 
 static bool is_const(const IrInst *in) { return in->op == IR_CONST || in->op == IR_FILL; }
@@ -228,7 +229,9 @@ static void rebuild_block(Simp *S, const IrBlock *b);
 
 static void rebuild(Simp *S, IrVal v) {
   const IrInst *in = &S->old->v[v];
+  if (S->map[v] >= 0) return; /* an input or param that ir_inline bound */
   IrInst p = *in;
+  p.adjoint = p.adjoint && !S->inlining; /* inlined, derivative code is the caller's primal code */
   for (int i = 0; i < p.nargs; i++) p.args[i] = S->map[in->args[i]];
   if (in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) {
     p.owner = S->map[in->owner];
@@ -305,4 +308,18 @@ static IrFunc *rebuild_once(const IrFunc *old) {
     }
   }
   return f;
+}
+
+void ir_inline(IrFunc *dst, const IrFunc *src, const IrVal *inputs, const IrVal *params, IrVal *results) {
+  Arena *a = dst->arena;
+  Simp S = {.old = src, .f = dst, .inlining = true};
+  S.map = arena_alloc(a, sizeof(IrVal) * (size_t)(src->nv + 1));
+  S.live = arena_alloc(a, sizeof(bool) * (size_t)(src->nv + 1));
+  for (IrVal v = 0; v < src->nv; v++) {
+    const IrInst *in = &src->v[v];
+    S.map[v] = in->op == IR_INPUT ? inputs[in->index] : in->op == IR_PARAM ? params[in->index] : -1;
+  }
+  for (int i = 0; i < src->nresults; i++) mark_live(&S, src->results[i]);
+  rebuild_block(&S, &src->body);
+  for (int i = 0; i < src->nresults; i++) results[i] = S.map[src->results[i]];
 }

@@ -271,7 +271,7 @@ bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, 
   int64_t n = o->n;
   if (!second_order_check(s, n)) return false;
   if (s->kind != SO_LBFGS && !o->hvp)
-    return rt_error("this model has no Hessian-vector product (overlapping or padded max pooling has no forward-mode rule yet); use lbfgs");
+    return rt_error("this model has no Hessian-vector product (it was built without loss_hvp); use lbfgs");
   size_t vec = sizeof(double) * (size_t)(n + 1);
   double *g = malloc(vec), *pg = malloc(vec), *p = malloc(vec), *xi = malloc(vec), *t1 = malloc(vec),
          *t2 = malloc(vec), *t3 = malloc(vec), *g_old = malloc(vec), *w_old = malloc(vec);

@@ -1238,7 +1238,7 @@ static int train_full_batch(Session *s) {
   if (!second_order_check(&so2, trained_values(m))) return 1;
   if (so2.kind != SO_LBFGS && !m->loss_hvp)
     return rt_error("this executable has no loss_hvp, which %s needs: set `optimizer = %s` in the train block and "
-                    "rebuild (models with overlapping or padded max pooling cannot have one yet; use lbfgs)", name, name), 1;
+                    "rebuild, or use lbfgs", name, name), 1;
   if (!alloc_full_batch(s)) return 1;
   FullBatch fb = {.s = s, .n = trained_values(m), .l1 = so2.l1 > 0, .t0 = now(), .cap = so2.max_iters + 2};
   fb.rows = calloc((size_t)fb.cap, sizeof *fb.rows);
@@ -1281,7 +1281,7 @@ static int train_full_batch(Session *s) {
 int run_hessian(const Model *m, const RunConfig *c) {
   if (!m->loss_hvp)
     return rt_error("this executable has no loss_hvp: build the model with `optimizer = newton` or newton_cg "
-                    "in its train block (models with overlapping or padded max pooling cannot have one yet)"), 1;
+                    "in its train block"), 1;
   Session s;
   bool ok = session_open(&s, m, c, DATA_TRAIN);
   FullBatch fb = {.s = &s, .n = trained_values(m)};

@@ -10,8 +10,8 @@ bool ad_reverse(IrFunc *f, Diags *d);
 
 /* Turn loss_grad into loss_hvp in place: one more input v_P per param with
  * a gradient (the direction), results H v, one per such param (forward
- * mode over reverse). False, with a diagnostic, for an operation without
- * a tangent rule yet (overlapping or padded max pooling). */
+ * mode over reverse). False, with a diagnostic, if the function cannot be
+ * differentiated. */
 bool ad_forward_hvp(IrFunc *f, Diags *d);
 
 #endif

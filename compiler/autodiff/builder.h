@@ -210,11 +210,6 @@ static inline void accum(Ad *A, IrVal v, IrVal contrib) {
   A->adj[v] = A->adj[v] < 0 ? contrib : ew(A, IR_ADD, A->adj[v], contrib);
 }
 
-static inline void unsupported(Ad *A, const IrInst *in, const char *why) {
-  diag_error(A->d, in->span, "cannot differentiate %s yet", why);
-  A->failed = true;
-}
-
 static inline IrVal fresh(Ad *A, IrInst *p) { return ir_emit_fresh(A->f, p); }
 static inline IrVal scalar_i32(Ad *A, IrOp op, IrVal a, IrVal b) {
   IrInst p = proto(A, op, (IrType){.dt = DT_I32});

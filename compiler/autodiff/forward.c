@@ -145,31 +145,14 @@ static IrVal tangent(Ad *A, IrVal v, const IrInst *in) {
     return ty_ < 0 ? -1 : same_op(A, in, x, ty_);
   case IR_AVGPOOL2D_BWD: /* (g, x) */
     return tx < 0 ? -1 : same_op(A, in, tx, y);
-  case IR_MAXPOOL2D: { /* tx at each window's maximum; windows that tile the image (stride = kernel, no
-                        * padding) let average pooling and its adjoint pick it: K avgpool(tx where x = up(y)) */
+  case IR_MAXPOOL2D: /* tx at each window's maximum (where the maxima stay) */
     if (tx < 0) return -1;
-    if (in->stride[0] != in->kernel[0] || in->stride[1] != in->kernel[1] || in->pad[0] || in->pad[1]) {
-      diag_error(A->d, in->span, "cannot take a Hessian-vector product through overlapping or padded max pooling yet");
-      A->failed = true;
-      return -1;
-    }
-    const IrType *xt = ty(A, x);
-    double k = (double)(in->kernel[0] * in->kernel[1]);
-    IrInst up = proto(A, IR_AVGPOOL2D_BWD, *xt); /* each y spread over its window, / k */
-    up.args[0] = v;
-    up.args[1] = x;
-    up.nargs = 2;
-    memcpy(up.stride, in->stride, sizeof up.stride);
-    memcpy(up.pad, in->pad, sizeof up.pad);
-    memcpy(up.kernel, in->kernel, sizeof up.kernel);
-    IrVal ymax = ew(A, IR_MUL, emit(A, &up), fill(A, k, *xt));
-    IrVal at_max = select3(A, compare(A, IR_EQ, x, ymax), tx, fill(A, 0, *xt));
-    return ew(A, IR_MUL, same_op(A, &(IrInst){.op = IR_AVGPOOL2D, .ty = *t, .args = {at_max}, .nargs = 1,
-                                                .stride = {in->stride[0], in->stride[1]}, .pad = {0, 0},
-                                                .kernel = {in->kernel[0], in->kernel[1]}, .axis = -1},
-                                 at_max, -1),
-              fill(A, k, *t));
-  }
+    return same_op(A, &(IrInst){.op = IR_MAXPOOL2D_GATHER, .ty = *t, .nargs = 2, .args = {x, tx},
+                                .stride = {in->stride[0], in->stride[1]}, .pad = {in->pad[0], in->pad[1]},
+                                .kernel = {in->kernel[0], in->kernel[1]}, .axis = -1},
+                   x, tx);
+  case IR_MAXPOOL2D_GATHER: /* (x, t): linear in t where the maxima stay */
+    return ty_ < 0 ? -1 : same_op(A, in, x, ty_);
   default: /* leaves, comparisons, integer results, stop_gradient: no tangent */
     return -1;
   }

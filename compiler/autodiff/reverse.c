@@ -23,15 +23,6 @@ typedef void (*Rule)(Ad *A, IrVal v, const IrInst *in, IrVal g);
 #define Y in->args[1]
 
 RULE(none) { (void)A, (void)v, (void)in, (void)g; }
-RULE(unsupported) {
-  (void)v, (void)g;
-  if (in->op == IR_FOR_RESULT) {
-    unsupported(A, in, "through a `for` loop");
-    diag_hint(A->d, "reverse mode does not handle loops yet: write the steps out, or keep params out of the loop");
-  } else {
-    unsupported(A, in, ir_ops[in->op].dml);
-  }
-}
 RULE(neg) { (void)v; accum(A, X, neg(A, g)); }                        // d(-a) = -da
 RULE(exp) { accum(A, X, ew(A, IR_MUL, g, v)); }                        // d e^a = e^a da
 RULE(log) { (void)v; accum(A, X, ew(A, IR_DIV, g, X)); }               // d log a = da / a
@@ -267,7 +258,7 @@ static IrVal window_op(Ad *A, IrOp op, const IrInst *fwd, IrType t, IrVal a, IrV
   p.args[0] = a;
   p.args[1] = b;
   p.args[2] = c;
-  p.nargs = c >= 0 ? 3 : 2;
+  p.nargs = c >= 0 ? 3 : b >= 0 ? 2 : 1;
   memcpy(p.stride, fwd->stride, sizeof p.stride);
   memcpy(p.pad, fwd->pad, sizeof p.pad);
   memcpy(p.kernel, fwd->kernel, sizeof p.kernel);
@@ -281,6 +272,31 @@ RULE(conv2d) {                          // y = x * w  =>  gx = conv_bwd_input(g,
 }
 RULE(maxpool2d) { (void)v; accum(A, X, window_op(A, IR_MAXPOOL2D_BWD, in, *ty(A, X), X, g, -1)); } // g to each max
 RULE(avgpool2d) { (void)v; accum(A, X, window_op(A, IR_AVGPOOL2D_BWD, in, *ty(A, X), g, X, -1)); } // g / window size
+/* The adjoints are linear in g (and the convolutions' in w or x too), so
+ * differentiating them again, as grad of a function that uses grad does,
+ * takes their transposes: a convolution, the other adjoint, a gather. */
+RULE(conv2d_bwd_input) {                // dx = B(g, w)  =>  gg = conv2d(d, w), gw = conv_bwd_weight(d, g)
+  (void)v;
+  if (is_active(A, X)) accum(A, X, window_op(A, IR_CONV2D, in, *ty(A, X), g, Y, -1));
+  if (is_active(A, Y)) accum(A, Y, window_op(A, IR_CONV2D_BWD_WEIGHT, in, *ty(A, Y), g, X, Y));
+}
+RULE(conv2d_bwd_weight) {               // dw = B(x, g)  =>  gx = conv_bwd_input(g, d), gg = conv2d(x, d)
+  (void)v;
+  if (is_active(A, X)) accum(A, X, window_op(A, IR_CONV2D_BWD_INPUT, in, *ty(A, X), Y, g, X));
+  if (is_active(A, Y)) accum(A, Y, window_op(A, IR_CONV2D, in, *ty(A, Y), X, g, -1));
+}
+RULE(maxpool2d_bwd) { (void)v; accum(A, Y, window_op(A, IR_MAXPOOL2D_GATHER, in, *ty(A, Y), X, g, -1)); } // (x, g)
+RULE(maxpool2d_gather) { (void)v; accum(A, Y, window_op(A, IR_MAXPOOL2D_BWD, in, *ty(A, Y), X, g, -1)); } // (x, t)
+RULE(avgpool2d_bwd) {                   // (g, x)  =>  gg = avgpool2d(d)
+  (void)v;
+  IrInst p = proto(A, IR_AVGPOOL2D, *ty(A, X));
+  p.args[0] = g;
+  p.nargs = 1;
+  memcpy(p.stride, in->stride, sizeof p.stride);
+  memcpy(p.pad, in->pad, sizeof p.pad);
+  memcpy(p.kernel, in->kernel, sizeof p.kernel);
+  accum(A, X, emit(A, &p));
+}
 
 static const Rule rules[IR_OP_COUNT] = {
 #define IR_OP(id, dml, kind, rule) rev_##rule,

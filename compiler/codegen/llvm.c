@@ -678,7 +678,8 @@ static void emit_call_kernel(Cg *g, IrVal v) {
     return;
   }
   case IR_CONV2D: case IR_MAXPOOL2D: case IR_AVGPOOL2D:
-  case IR_CONV2D_BWD_INPUT: case IR_CONV2D_BWD_WEIGHT: case IR_MAXPOOL2D_BWD: case IR_AVGPOOL2D_BWD: {
+  case IR_CONV2D_BWD_INPUT: case IR_CONV2D_BWD_WEIGHT: case IR_MAXPOOL2D_BWD: case IR_AVGPOOL2D_BWD:
+  case IR_MAXPOOL2D_GATHER: {
     /* the forward shapes: x (input), w (weights, convolutions), y (output) */
     IrVal xv, wv = -1, yv;
     switch (in->op) {
@@ -712,6 +713,13 @@ static void emit_call_kernel(Cg *g, IrVal v) {
                               storage_ptr(g, yv), y, shape};
       LLVMTypeRef types[5] = {g->i32, g->ptr, g->ptr, g->ptr, g->ptr};
       call(g, name, g->vd, args, types, 5);
+      return;
+    }
+    if (in->op == IR_MAXPOOL2D_GATHER) {
+      snprintf(name, sizeof name, "dmlrt_pool2d_gather_%s", sfx(dt));
+      LLVMValueRef args[4] = {x, storage_ptr(g, in->args[1]), y, shape};
+      LLVMTypeRef types[4] = {g->ptr, g->ptr, g->ptr, g->ptr};
+      call(g, name, g->vd, args, types, 4);
       return;
     }
     if (in->op == IR_CONV2D) {
