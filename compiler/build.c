@@ -16,7 +16,7 @@ static bool add_unit(Arena *a, Diags *d, CgUnit **units, int *n, int *cap, const
   return true;
 }
 
-bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *prefix, bool with_hvp, CgUnit **units,
+bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *prefix, HvpWanted hvp, CgUnit **units,
                  int *nunits) {
   int cap = 0;
   *units = NULL;
@@ -44,12 +44,14 @@ bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *pr
     IrFunc *g = lower_function(p, it, a, d, opt);
     if (g && ad_reverse(g, d)) ok &= add_unit(a, d, units, nunits, &cap, prefix, simplify(g));
     else ok = false;
-    if (!ok || !with_hvp) continue;
-    /* loss_hvp when it can be built; a model it cannot just has none */
+    if (!ok || hvp == HVP_NONE) continue;
+    /* loss_hvp; if it cannot be built, a library just has none */
     IrFunc *h = lower_function(p, it, a, d, opt);
-    Diags quiet = {.arena = d->arena, .limit = d->limit};
-    if (h && ad_reverse(h, &quiet) && ad_forward_hvp((h = simplify(h)), &quiet))
+    Diags quiet = {.arena = d->arena, .limit = d->limit}, *hd = hvp == HVP_REQUIRED ? d : &quiet;
+    if (h && ad_reverse(h, hd) && ad_forward_hvp((h = simplify(h)), hd))
       ok &= add_unit(a, d, units, nunits, &cap, prefix, simplify(h));
+    else if (hvp == HVP_REQUIRED)
+      ok = false;
   }
   return ok;
 }

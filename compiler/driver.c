@@ -300,7 +300,7 @@ static int emit_native(const Options *o, const char *stdlib_dir) {
   CgUnit *units;
   int n;
   if (load_and_check(&f, o->files[0], o, true) &&
-      build_units(&f.prog, &f.arena, &f.diags, o->sema, model_name(&f.arena, o->files[0]), false, &units, &n)) {
+      build_units(&f.prog, &f.arena, &f.diags, o->sema, model_name(&f.arena, o->files[0]), HVP_NONE, &units, &n)) {
     if (strcmp(o->what, "loops") == 0) {
       for (int i = 0; i < n; i++) schedule_print(stdout, units[i].s);
       status = 0;
@@ -423,7 +423,9 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
   CgUnit *units;
   int n;
   if (load_and_check(&f, o->files[0], o, true) &&
-      build_units(&f.prog, &f.arena, &f.diags, o->sema, name, o->lib || model_wants_hvp(&f.prog), &units, &n)) {
+      build_units(&f.prog, &f.arena, &f.diags, o->sema, name,
+                  exe && model_wants_hvp(&f.prog) ? HVP_REQUIRED : o->lib || model_wants_hvp(&f.prog) ? HVP_IF_POSSIBLE : HVP_NONE,
+                  &units, &n)) {
     char obj[PATH_MAX];
     snprintf(obj, sizeof obj, "%s%s", out, o->object ? ".tmp" : ".o.tmp");
     const char *spec = exe ? model_spec(&f.prog, units, n, name, o->sema.model_float, &f.arena, &f.diags) : NULL;

@@ -1683,7 +1683,7 @@ static Type *check_derivative(Sema *s, Expr *e, DerivKind k) {
   }
   const Type *xt = call->bound[0]->type;
   const char *xname = fn->params[0].name;
-  if (!is_tensor(xt) || !dt_float(xt->dt)) {
+  if (!is_tensor(xt) || !(dt_float(xt->dt) || (xt->weak && xt->dt == DT_I32))) { /* a literal 2 is 2.0, as in a call */
     diag_error(s->d, call->bound[0]->span, "`%s` differentiates `%s` with respect to its first argument `%s`, which "
                "must be a float tensor, not %s", name, fn->name, xname, T(s, xt));
     return fail(s);
@@ -1691,7 +1691,7 @@ static Type *check_derivative(Sema *s, Expr *e, DerivKind k) {
   DType pdt = fn->param_types[0]->dt; /* x as f receives it */
   DType dt = pdt == DT_F32 || pdt == DT_F64 ? pdt : xt->weak ? s->opt.model_float : xt->dt;
   Type *out = ty_with_dtype(s, xt, dt);
-  if (vt && !(is_tensor(vt) && dt_float(vt->dt) && vt->rank == xt->rank && type_equal(ty_with_dtype(s, vt, dt), out))) {
+  if (vt && !(is_tensor(vt) && (dt_float(vt->dt) || (vt->weak && vt->dt == DT_I32)) && vt->rank == xt->rank && type_equal(ty_with_dtype(s, vt, dt), out))) {
     diag_error(s->d, e->args[e->nargs - 1].value->span, "the direction of `hvp` must have the shape of `%s`, %s, not %s",
                xname, T(s, out), T(s, vt));
     return fail(s);
@@ -2220,7 +2220,7 @@ static void collect_globals(Sema *s) {
       diag_note(s->d, prev->name_span, "previous definition of `%s` is here", it->name);
       continue;
     }
-    if (it->kind != IT_LOSS && builtin_lookup(it->name) >= 0) {
+    if (it->kind != IT_LOSS && (builtin_lookup(it->name) >= 0 || deriv_lookup(it->name) >= 0)) {
       diag_error(s->d, it->name_span, "`%s` is the name of a builtin function", it->name);
       diag_hint(s->d, "choose another name");
       continue;

@@ -133,7 +133,7 @@ static int run(const char *path, DType model_float) {
   CgUnit *units;
   int n;
   if (!front_parse_file(&fr, path) || !front_check(&fr, so) ||
-      !build_units(&fr.prog, &fr.arena, &fr.diags, so, model_float == DT_F64 ? "m64" : "m32", true, &units, &n)) {
+      !build_units(&fr.prog, &fr.arena, &fr.diags, so, model_float == DT_F64 ? "m64" : "m32", HVP_IF_POSSIBLE, &units, &n)) {
     diag_flush(&fr.diags, stderr);
     return 1;
   }

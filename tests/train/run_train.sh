@@ -314,6 +314,21 @@ loss(x: f32[n, 3], y: f32[n]) { mse(x @ w, y) }
 train { standardize = true }
 EOF
   expect 1 "std.dml:3:23: error: standardize = true needs \`fn predict\`" -- "$dmlc" build "$work/std.dml" -o "$work/std"
+  # newton needs loss_hvp: when forward mode cannot build it, the build says so
+  {
+    echo 'param w: f64[2] = ones'
+    echo 'loss(x: f64[n, 2]) {'
+    for v in a b c d e f g h i j; do echo "    var $v = x"; done
+    echo '    for t in 0..3 {'
+    for p in "a b" "b c" "c d" "d e" "e f" "f g" "g h" "h i" "i j" "j a"; do set -- $p; echo "        $1 = tanh($2 * w)"; done
+    echo '    }'
+    echo '    mean(a + j)'
+    echo '}'
+    echo 'train { optimizer = newton }'
+  } >"$work/many.dml"
+  expect 1 "many.dml:13:5: error: cannot take a Hessian-vector product through a loop carrying this many values" \
+    -- "$dmlc" build "$work/many.dml" -o "$work/many"
+  [ -e "$work/many" ] && fail "a failed build left an executable"
   cat >"$work/later.dml" <<'EOF'
 param w: f32[3] = zeros
 param unused: f32[2] = ones
