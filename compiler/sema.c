@@ -1691,7 +1691,8 @@ static Type *check_derivative(Sema *s, Expr *e, DerivKind k) {
   DType pdt = fn->param_types[0]->dt; /* x as f receives it */
   DType dt = pdt == DT_F32 || pdt == DT_F64 ? pdt : xt->weak ? s->opt.model_float : xt->dt;
   Type *out = ty_with_dtype(s, xt, dt);
-  if (vt && !(is_tensor(vt) && (dt_float(vt->dt) || (vt->weak && vt->dt == DT_I32)) && vt->rank == xt->rank && type_equal(ty_with_dtype(s, vt, dt), out))) {
+  bool v_numeric = vt && is_tensor(vt) && (dt_float(vt->dt) || (vt->weak && vt->dt == DT_I32));
+  if (vt && !(v_numeric && vt->rank == xt->rank && type_equal(ty_with_dtype(s, vt, dt), out))) {
     diag_error(s->d, e->args[e->nargs - 1].value->span, "the direction of `hvp` must have the shape of `%s`, %s, not %s",
                xname, T(s, out), T(s, vt));
     return fail(s);
