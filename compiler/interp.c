@@ -373,41 +373,49 @@ static void conv2d_backward(const IrInst *in, const Tensor *x, const Tensor *w, 
         }
 }
 
+/* Where window (i, j) of plane c has its first maximum (strict >, as the
+ * forward compares), as an index into x; -1 for a window of -inf or NaN. */
+static int64_t window_argmax(const IrInst *in, const Tensor *x, int64_t c, int64_t i, int64_t j) {
+  int64_t H = x->dims[2], W = x->dims[3], at = -1;
+  double best = -INFINITY;
+  for (int64_t p = 0; p < in->kernel[0]; p++)
+    for (int64_t q = 0; q < in->kernel[1]; q++) {
+      int64_t y = i * in->stride[0] - in->pad[0] + p, z = j * in->stride[1] - in->pad[1] + q;
+      if (y < 0 || y >= H || z < 0 || z >= W) continue;
+      int64_t k = (c * H + y) * W + z;
+      if (x->data[k] > best) best = x->data[k], at = k;
+    }
+  return at;
+}
+
 static void pool2d_backward(const IrInst *in, const Tensor *x, const Tensor *g, Tensor *r, bool is_max) {
   int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3], OH = g->dims[2], OW = g->dims[3];
   for (int64_t c = 0; c < NC; c++)
     for (int64_t i = 0; i < OH; i++)
       for (int64_t j = 0; j < OW; j++) {
-        double gv = g->data[(c * OH + i) * OW + j], best = -INFINITY;
-        int64_t at = -1;
+        double gv = g->data[(c * OH + i) * OW + j];
+        if (is_max) {
+          int64_t at = window_argmax(in, x, c, i, j);
+          if (at >= 0) r->data[at] += gv;
+          continue;
+        }
+        double share = gv / (double)(in->kernel[0] * in->kernel[1]); /* padding counts, as in the forward */
         for (int64_t p = 0; p < in->kernel[0]; p++)
           for (int64_t q = 0; q < in->kernel[1]; q++) {
             int64_t y = i * in->stride[0] - in->pad[0] + p, z = j * in->stride[1] - in->pad[1] + q;
-            if (y < 0 || y >= H || z < 0 || z >= W) continue;
-            int64_t k = (c * H + y) * W + z;
-            if (!is_max) r->data[k] += gv / (double)(in->kernel[0] * in->kernel[1]);
-            else if (x->data[k] > best) best = x->data[k], at = k; /* the first maximum, as forward */
+            if (y >= 0 && y < H && z >= 0 && z < W) r->data[(c * H + y) * W + z] += share;
           }
-        if (is_max && at >= 0) r->data[at] += gv;
       }
 }
 
 /* t at each window's first maximum of x (0 where a window has none): the
  * transpose of maxpool2d_backward's scatter, and maxpool2d's tangent */
 static void pool2d_gather(const IrInst *in, const Tensor *x, const Tensor *t, Tensor *r) {
-  int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3], OH = r->dims[2], OW = r->dims[3];
+  int64_t NC = x->dims[0] * x->dims[1], OH = r->dims[2], OW = r->dims[3];
   for (int64_t c = 0; c < NC; c++)
     for (int64_t i = 0; i < OH; i++)
       for (int64_t j = 0; j < OW; j++) {
-        double best = -INFINITY;
-        int64_t at = -1;
-        for (int64_t p = 0; p < in->kernel[0]; p++)
-          for (int64_t q = 0; q < in->kernel[1]; q++) {
-            int64_t y = i * in->stride[0] - in->pad[0] + p, z = j * in->stride[1] - in->pad[1] + q;
-            if (y < 0 || y >= H || z < 0 || z >= W) continue;
-            int64_t k = (c * H + y) * W + z;
-            if (x->data[k] > best) best = x->data[k], at = k;
-          }
+        int64_t at = window_argmax(in, x, c, i, j);
         r->data[(c * OH + i) * OW + j] = at >= 0 ? t->data[at] : 0;
       }
 }

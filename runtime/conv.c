@@ -9,11 +9,11 @@
  * with an inner dimension of 9 would spend its time packing. Otherwise
  * im2col lays each image out as cols[C*KH*KW, OH*OW] in `scratch` (the
  * workspace's tail, sized by codegen) and CBLAS multiplies. */
-#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 #include "dml_kernels.h"
+#include "gemm.h"
 
 /* A loop inlined where its stride is a constant vectorises; gcc versions a
  * loop with a variable stride for stride 1 and runs scalar code otherwise. */
@@ -53,19 +53,6 @@ static void tap_offsets(const int64_t *s, int64_t *off) {
   for (int64_t c = 0, k = 0; c < C; c++)
     for (int64_t p = 0; p < KH; p++)
       for (int64_t q = 0; q < KW; q++) off[k++] = (c * H + p) * W + q;
-}
-
-/* c = a b (+ c when accumulate), row-major, a and b optionally transposed. */
-static void gemm_acc_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c,
-                         int accumulate) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              1.0f, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, accumulate ? 1.0f : 0.0f, c, (int)n);
-}
-
-static void gemm_acc_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a, const double *b, double *c,
-                         int accumulate) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, accumulate ? 1.0 : 0.0, c, (int)n);
 }
 
 #define T float

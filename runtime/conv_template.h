@@ -115,12 +115,14 @@ static void FN(conv_wide_weight)(const T *x, const T *g, T *dw, const int64_t *s
     }
   }
 }
-/* Direct convolution of one image (stride 1): for each output channel and
- * tap, y[o, i, :] += w[o, c, p, q] x[c, i - ph + p, (:) - pw + q]. */
-static void FN(conv_direct)(const T *x, const T *w, T *y, const int64_t *s) {
+/* Direct convolution of one image (stride 1), tap by tap: for each output
+ * channel and tap, y[o, i, :] += w[o, c, p, q] x[c, i - ph + p, (:) - pw +
+ * q]. Its input adjoint runs the same rows the other way, dx[c, i - ph + p,
+ * :] += w[o, c, p, q] g[o, i, :]: src is x (or g), dst y (or dx). */
+static void FN(conv_direct)(int to_input, const T *src, const T *w, T *dst, const int64_t *s) {
   int64_t C = s[1], H = s[2], W = s[3], O = s[4], KH = s[5], KW = s[6], OH = s[7], OW = s[8], ph = s[11],
           pw = s[12];
-  memset(y, 0, sizeof(T) * (size_t)(O * OH * OW));
+  if (!to_input) memset(dst, 0, sizeof(T) * (size_t)(O * OH * OW));
   for (int64_t o = 0; o < O; o++)
     for (int64_t c = 0; c < C; c++)
       for (int64_t p = 0; p < KH; p++)
@@ -128,28 +130,11 @@ static void FN(conv_direct)(const T *x, const T *w, T *y, const int64_t *s) {
           T wv = w[((o * C + c) * KH + p) * KW + q];
           int64_t j0 = tap_lo(q, pw, 1), j1 = tap_hi(q, pw, 1, W, OW);
           for (int64_t i = tap_lo(p, ph, 1), i1 = tap_hi(p, ph, 1, H, OH); i < i1; i++) {
-            const T *xr = x + (c * H + i - ph + p) * W - pw + q;
-            T *yr = y + (o * OH + i) * OW;
+            int64_t image_row = (c * H + i - ph + p) * W - pw + q, out_row = (o * OH + i) * OW;
+            const T *sr = src + (to_input ? out_row : image_row);
+            T *dr = dst + (to_input ? image_row : out_row);
             #pragma omp simd
-            for (int64_t j = j0; j < j1; j++) yr[j] += wv * xr[j];
-          }
-        }
-}
-/* its adjoints: dx[c, i - ph + p, :] += w[o, c, p, q] g[o, i, :] */
-static void FN(conv_direct_input)(const T *w, const T *g, T *dx, const int64_t *s) {
-  int64_t C = s[1], H = s[2], W = s[3], O = s[4], KH = s[5], KW = s[6], OH = s[7], OW = s[8], ph = s[11],
-          pw = s[12];
-  for (int64_t o = 0; o < O; o++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t p = 0; p < KH; p++)
-        for (int64_t q = 0; q < KW; q++) {
-          T wv = w[((o * C + c) * KH + p) * KW + q];
-          int64_t j0 = tap_lo(q, pw, 1), j1 = tap_hi(q, pw, 1, W, OW);
-          for (int64_t i = tap_lo(p, ph, 1), i1 = tap_hi(p, ph, 1, H, OH); i < i1; i++) {
-            T *dr = dx + (c * H + i - ph + p) * W - pw + q;
-            const T *gr = g + (o * OH + i) * OW;
-            #pragma omp simd
-            for (int64_t j = j0; j < j1; j++) dr[j] += wv * gr[j];
+            for (int64_t j = j0; j < j1; j++) dr[j] += wv * sr[j];
           }
         }
 }
@@ -188,7 +173,7 @@ void FN(dmlrt_conv2d)(const T *x, const T *w, T *y, const int64_t *s, T *scratch
       continue;
     }
     if (direct(s)) {
-      FN(conv_direct)(x + b * C * H * W, w, y + b * O * P, s);
+      FN(conv_direct)(0, x + b * C * H * W, w, y + b * O * P, s);
       continue;
     }
     FN(im2col)(x + b * C * H * W, scratch, s);
@@ -205,7 +190,7 @@ void FN(dmlrt_conv2d_backward)(int for_input, const T *x, const T *w, const T *g
     const T *xb = x + b * C * H * W, *gb = g + b * O * P;
     if (direct(s) && unpadded(s))
       for_input ? FN(conv_wide_input)(w, gb, out + b * C * H * W, s, scratch) : FN(conv_wide_weight)(xb, gb, out, s, scratch);
-    else if (direct(s) && for_input) FN(conv_direct_input)(w, gb, out + b * C * H * W, s);
+    else if (direct(s) && for_input) FN(conv_direct)(1, gb, w, out + b * C * H * W, s);
     else if (direct(s)) FN(conv_direct_weight)(xb, gb, out, s);
     else if (for_input) {
       FN(gemm_acc)(1, 0, K, P, O, w, gb, scratch, 0);

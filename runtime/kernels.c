@@ -1,12 +1,12 @@
 /* kernels.c - see dml_kernels.h. Written plainly; matrix products go to
  * CBLAS, which is where the time of a dense model goes. */
-#include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "dml_kernels.h"
+#include "gemm.h"
 
 static _Thread_local char last_error[512];
 
@@ -25,17 +25,6 @@ int dmlrt_fail(const char *where, const char *fmt, ...) {
 int dmlrt_check_index(int64_t k, int64_t size, const char *where) {
   if (k < -size || k >= size) return dmlrt_fail(where, "index %lld is out of range for an axis of size %lld", (long long)k, (long long)size);
   return 0;
-}
-
-/* c = a b, row-major, a and b optionally transposed. */
-static void gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              1.0f, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0f, c, (int)n);
-}
-
-static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a, const double *b, double *c) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0, c, (int)n);
 }
 
 #define DMLRT_DEFINE(T, S, EXP, LOG)                                                                              \
@@ -132,7 +121,7 @@ static void gemm_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const doub
     int64_t total = 1, idx[16] = {0}, oa = 0, ob = 0;                                                            \
     for (int i = 0; i < brank; i++) total *= bdims[i];                                                           \
     for (int64_t e = 0; e < total; e++) {                                                                        \
-      gemm_##S(ta, tb, m, n, k, a + oa, b + ob, c + e * m * n);                                                  \
+      gemm_acc_##S(ta, tb, m, n, k, a + oa, b + ob, c + e * m * n, 0);                                           \
       for (int d = brank - 1; d >= 0; d--) {                                                                     \
         oa += astrides[d];                                                                                       \
         ob += bstrides[d];                                                                                       \
