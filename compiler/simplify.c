@@ -226,6 +226,33 @@ static void mark_live(Simp *S, IrVal v) {
 }
 
 static void rebuild_block(Simp *S, const IrBlock *b);
+static void rebuild(Simp *S, IrVal v);
+
+/* Is v made inside block b (at any depth)? */
+static bool made_in(const IrFunc *f, const IrBlock *b, IrVal v) {
+  for (int i = 0; i < b->n; i++) {
+    IrVal x = b->ids[i];
+    if (x == v || (f->v[x].op == IR_FOR && made_in(f, f->v[x].body, v))) return true;
+  }
+  return false;
+}
+
+/* Loop-invariant transposes of `loop` (at any depth of it) are rebuilt
+ * before it, so that one transpose serves every iteration: reverse mode
+ * writes d_h = d_out @ transpose(W) inside the reversed loop, and a
+ * transpose made outside a loop can be stored once rather than passed to
+ * BLAS as a flag on every product (schedule.c). Transposes only: they
+ * cannot fail and cost one pass over a matrix. */
+static void hoist_invariant_transposes(Simp *S, const IrBlock *loop, const IrBlock *b) {
+  const IrFunc *old = S->old;
+  for (int i = 0; i < b->n; i++) {
+    IrVal v = b->ids[i];
+    const IrInst *in = &old->v[v];
+    if (in->op == IR_FOR) hoist_invariant_transposes(S, loop, in->body);
+    else if (in->op == IR_TRANSPOSE && S->live[v] && S->map[v] < 0 && !made_in(old, loop, in->args[0]))
+      rebuild(S, v);
+  }
+}
 
 static void rebuild(Simp *S, IrVal v) {
   const IrInst *in = &S->old->v[v];
@@ -239,6 +266,7 @@ static void rebuild(Simp *S, IrVal v) {
     return;
   }
   if (in->op == IR_FOR) {
+    hoist_invariant_transposes(S, in->body, in->body);
     p.body = ARENA_NEW(S->f->arena, IrBlock);
     IrVal loop = ir_emit_fresh(S->f, &p);
     S->map[v] = loop;

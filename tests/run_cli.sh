@@ -49,6 +49,14 @@ expect 1 'error: param `v` is not used by the loss' -- "$dmlc" check -Werror "$t
 expect 1 '\[1;31merror' -- "$dmlc" check --color always "$tmp/bad.dml"
 "$dmlc" check "$tmp/bad.dml" 2>"$tmp/plain"
 if grep -q "$(printf '\033')" "$tmp/plain"; then echo "FAIL: colour codes when not on a terminal"; failures=$((failures + 1)); fi
+# the reversed loop of an RNN multiplies by transpose(Wh) stored once before
+# it (simplify.c hoists it, schedule.c stores it), not by a BLAS transpose
+# flag on every step
+"$dmlc" emit loops "$top/examples/rnn_digits.dml" >"$tmp/loops" 2>&1
+if ! sed -n '/^schedule loss_grad/,$p' "$tmp/loops" |
+  awk '/= for,/ { loops++ } /call TRANSPOSE : f32\[64,64\]/ && loops == 1 { ok = 1 } END { exit !ok }'; then
+  echo "FAIL: no transpose stored between rnn_digits' loops:"; cat "$tmp/loops"; failures=$((failures + 1))
+fi
 # DMLC_STDLIB chooses the stdlib folder
 expect 1 'unknown module `nn`' -- env DMLC_STDLIB="$tmp" "$dmlc" check "$top/examples/mlp_digits.dml"
 if [ "$failures" -ne 0 ]; then
