@@ -35,6 +35,10 @@
 # BATCHES (default: each model's batch above), MODELS (default "mlp784
 # digits cnn28 rnn50"), LOOP=0 leaves out rnn50's "torch loop" peer, KEEP=1
 # keeps the temporary directory (raw outputs and the model executables).
+# OPENBLAS_CORETYPE, when set, is passed to both sides (some machines set
+# it to Haswell, OpenBLAS's AVX2 kernels, which halves the products' speed
+# on an AVX-512 CPU); `env -u OPENBLAS_CORETYPE bench/train_step.sh` lets
+# OpenBLAS choose for the CPU. The header says which kernels ran.
 # Needs Debian's python3-torch (the benchmark peer only, not a dependency
 # of dmlc): apt-get install -y python3-torch
 set -euo pipefail
@@ -83,6 +87,10 @@ done
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 echo "machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "dmlc: $dmlc; torch $torch_version ($py); 1 thread; $repeats repeats of (warm-up + best of 5 rounds of STEPS steps)"
+# Both sides call the same libopenblas.so.0, whose kernel set (its choice
+# for the CPU, or OPENBLAS_CORETYPE's) decides much of a step's time.
+blas_kernels=$("$py" -c 'import ctypes; l = ctypes.CDLL("libopenblas.so.0"); l.openblas_get_corename.restype = ctypes.c_char_p; print(l.openblas_get_corename().decode())' 2>/dev/null || echo unknown)
+echo "OpenBLAS kernels: $blas_kernels (OPENBLAS_CORETYPE ${OPENBLAS_CORETYPE:-unset})"
 echo "steps per round:$(for m in $models; do printf ' %s %s' "$m" "${STEPS:-$(model_steps "$m")}"; done)"
 
 # raw results: one line per run: side model batch repeat best_ms rss_mb

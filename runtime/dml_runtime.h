@@ -329,6 +329,7 @@ typedef struct RunConfig {
   bool scores;              /* predict: every output value, not the class */
   int check_entries;        /* gradcheck: entries per param */
   int steps;                /* bench: steps per round */
+  int threads;              /* BLAS threads; 0: see blas_threads in main.c */
 } RunConfig;
 
 int run_train(const Model *m, const RunConfig *c);

@@ -3,6 +3,7 @@
  * train block (embedded by dmlc) and every one can be overridden by an
  * option. */
 #ifndef DMLRT_NO_MAIN
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ static const char usage_text[] =
     "  --scores               predict: every output value, not the class\n"
     "  --entries N            gradcheck: entries checked per param (default 30)\n"
     "  --steps N              bench: training steps per timed round (default 200)\n"
+    "  --threads N            BLAS threads (default 1, or OPENBLAS_NUM_THREADS/OMP_NUM_THREADS)\n"
     "  --quiet, --progress, --no-progress\n"
     "  -h, --help\n";
 
@@ -202,6 +204,7 @@ static const NumOpt num_opts[] = {
     {"--l1", 'n'},     {"--clip", 'r'},  {"--split", 'f'}, {"--every", 'p'}, {"--gamma", 'r'},
     {"--min-lr", 'n'}, {"--warmup", 'p'}, {"--entries", 'p'}, {"--steps", 'p'}, {"--tol", 'r'},
     {"--max-iters", 'p'}, {"--damping", 'n'}, {"--history", 'p'}, {"--cg-iters", 'p'},
+    {"--threads", 'p'},
 };
 
 static void set_num(RunConfig *c, const char *name, double v) {
@@ -212,6 +215,7 @@ static void set_num(RunConfig *c, const char *name, double v) {
   else if (strcmp(name, "--warmup") == 0) c->sched.warmup_epochs = (int)v;
   else if (strcmp(name, "--entries") == 0) c->check_entries = (int)v;
   else if (strcmp(name, "--steps") == 0) c->steps = (int)v;
+  else if (strcmp(name, "--threads") == 0) c->threads = (int)v;
   else if (strcmp(name, "--lr") == 0) c->opt.lr = v;
   else if (strcmp(name, "--momentum") == 0) c->opt.momentum = v;
   else if (strcmp(name, "--beta1") == 0) c->opt.beta1 = v;
@@ -346,6 +350,16 @@ static int parse_options(const Model *m, RunConfig *c, int argc, char **argv, Da
   return -1;
 }
 
+/* BLAS threads: --threads N, else what the environment asks OpenBLAS for,
+ * else one. A model's products are mostly batch-sized, where OpenBLAS's
+ * threads cost more than they give: on 2 cores its second thread made
+ * the bench/ models' steps 1.1-1.5x slower (bench/RESULTS.md). */
+static void blas_threads(int n) {
+  if (n > 0) openblas_set_num_threads(n);
+  else if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("GOTO_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+    openblas_set_num_threads(1);
+}
+
 int main(int argc, char **argv) {
   const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
   prog = slash ? slash + 1 : argc > 0 ? argv[0] : "model";
@@ -377,6 +391,7 @@ int main(int argc, char **argv) {
   } else if ((status = parse_options(&m, &c, nargs, args, dbuf, vbuf)) < 0) {
     for (int i = 2; cmd == 1 && i < nargs; i++)
       if (strcmp(args[i], "--data") == 0) c.split = 0, c.has_val_data = false; /* eval --data: all of that file */
+    blas_threads(c.threads);
     status = runs[cmd](&m, &c);
     fflush(stdout);
     if (status) fprintf(stderr, "%s\n", rt_message());

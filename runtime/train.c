@@ -3,6 +3,7 @@
  * standardised), the param block (params, gradients and optimizer state in
  * one allocation), the batch buffers and the workspace of the generated
  * entry points, all allocated once before the first step. */
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -1054,8 +1055,10 @@ int run_bench(const Model *m, const RunConfig *c) {
     if (rep >= 0) best = dt < best ? dt : best, total += dt;
   }
   if (ok)
-    printf("%s: %.6f ms per training step (best of 5 rounds of %d; mean %.6f ms) at batch %lld, %s, %.0f examples/s\n",
-           m->name, 1e3 * best, steps, 1e3 * total / 5, (long long)c->batch, s.opt.name, (double)c->batch / best);
+    printf("%s: %.6f ms per training step (best of 5 rounds of %d; mean %.6f ms) at batch %lld, %s, %.0f examples/s, "
+           "%d BLAS thread%s\n",
+           m->name, 1e3 * best, steps, 1e3 * total / 5, (long long)c->batch, s.opt.name, (double)c->batch / best,
+           openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s");
   session_free(&s);
   return ok ? 0 : 1;
 }

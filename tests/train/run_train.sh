@@ -286,6 +286,13 @@ cli)
   expect 0 "training mlp_digits: 1438 examples, 359 for validation, batch 32, sgd, 1 epoch$" \
     -- "$work/mlp_digits" train --epochs 1 --batch 32 --optimizer sgd --lr 0.1
   expect 0 "ms per training step" -- "$work/mlp_digits" bench --steps 5
+  # BLAS threads: one unless the environment or --threads says otherwise
+  noenv="env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_NUM_THREADS"
+  expect 0 "examples/s, 1 BLAS thread$" -- $noenv "$work/mlp_digits" bench --steps 5
+  expect 0 "examples/s, 2 BLAS threads$" -- $noenv "$work/mlp_digits" bench --steps 5 --threads 2
+  expect 0 "examples/s, 2 BLAS threads$" -- $noenv OPENBLAS_NUM_THREADS=2 "$work/mlp_digits" bench --steps 5
+  expect 0 "examples/s, 1 BLAS thread$" -- $noenv OMP_NUM_THREADS=2 "$work/mlp_digits" bench --steps 5 --threads 1
+  expect 2 "\-\-threads expects a positive integer, not \`0\`" -- "$work/mlp_digits" train --threads 0
   expect 0 "epoch 2/2" -- "$work/mlp_digits" train --epochs=2
   expect 2 "unknown option \`--frob\`" -- "$work/mlp_digits" train --frob
   expect 2 "^usage: mlp_digits COMMAND" -- "$work/mlp_digits"
