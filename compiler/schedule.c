@@ -79,13 +79,28 @@ static void list_kernels(Schedule *s, const IrBlock *b, int *pos, int *end) {
       continue;
     }
     if (in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) continue; /* index, carries: where they are read */
-    if (k == SK_TEMP || k == SK_OUTPUT || k == SK_IN_PLACE) {
+    if (k == SK_TEMP || k == SK_OUTPUT || k == SK_IN_PLACE || (k == SK_VIEW && s->st[v].at_offset)) {
       s->kernels[s->nkernels++] = v;
       if (in->op == IR_MATMUL) s->nblas++;
     } else if (k == SK_FUSED) {
       s->nfused++;
     }
   }
+}
+
+/* An index of leading axes only (xs[t], xs[i, j], xs[t, :]) picks one
+ * contiguous block of its operand: a view at an offset, not a copy. */
+static bool indexes_a_block(const IrFunc *f, const IrInst *in) {
+  const IrType *x = &f->v[in->args[0]].ty;
+  bool sliced = false;
+  for (int i = 0; i < in->naxes; i++) {
+    const IrAxis *ax = &in->axes[i];
+    bool whole = ax->is_slice && ax->lo == 0 && (ax->hi < 0 || (!x->dims[i].sym && ax->hi == x->dims[i].size));
+    if (ax->is_slice && !whole) return false;
+    if (!ax->is_slice && sliced) return false; /* a position after a whole axis: strided */
+    sliced |= ax->is_slice;
+  }
+  return true;
 }
 
 typedef struct Users {
@@ -209,6 +224,17 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       st->kind = SK_VIEW; /* a BLAS transpose flag, never a copy */
       st->of = in->args[0];
       st->transposed = true;
+      continue;
+    }
+    /* A block is read where its readers are, so nothing may write its
+     * storage in between. Only an update in place writes over a value, and
+     * only into a carried buffer that nothing else reads (updates_own_carry);
+     * outside its loop such a buffer is read through FOR_RESULT, once the
+     * loop's writes are done. */
+    if (in->op == IR_INDEX && !is_result[v] && indexes_a_block(f, in)) {
+      st->kind = SK_VIEW;
+      st->of = in->args[0];
+      st->at_offset = true;
       continue;
     }
     /* an elementwise value read once by a sum/max/min is computed inside the
@@ -374,13 +400,18 @@ void schedule_print(FILE *out, const Schedule *s) {
       fprintf(out, "  k%d: %%%d = for, body k%d..k%d\n", k, v, k + 1, k + s->loop_len[v]);
       continue;
     }
-    fprintf(out, "  k%d: %%%d = %s %s : %s -> %s %d\n", k, v, ew ? "loop" : "call", ir_ops[in->op].name,
-            ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->kind == SK_IN_PLACE ? st->of : st->index);
+    if (st->kind == SK_VIEW) /* a block view: its kernel computes where the block starts */
+      fprintf(out, "  k%d: %%%d = view %s : %s -> block of %%%d\n", k, v, ir_ops[in->op].name,
+              ir_type_str(f->arena, &in->ty), st->of);
+    else
+      fprintf(out, "  k%d: %%%d = %s %s : %s -> %s %d\n", k, v, ew ? "loop" : "call", ir_ops[in->op].name,
+              ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->kind == SK_IN_PLACE ? st->of : st->index);
     if (ew) print_tree(out, s, v, 1);
     for (int i = 0; i < in->nargs; i++) {
       IrVal x = in->args[i];
       if (s->st[x].kind == SK_VIEW)
-        fprintf(out, "    %%%d: %s of %%%d\n", x, s->st[x].transposed ? "transpose flag" : "view", s->st[x].of);
+        fprintf(out, "    %%%d: %s of %%%d\n", x,
+                s->st[x].transposed ? "transpose flag" : s->st[x].at_offset ? "block" : "view", s->st[x].of);
     }
   }
   for (int i = 0; i < s->ncopies; i++) fprintf(out, "  copy %%%d -> output %d\n", s->copies[i], s->copy_to[i]);

@@ -17,7 +17,8 @@ typedef enum {
   SK_PARAM,  // the caller's param buffer `index`
   SK_OUTPUT, // the caller's output buffer `index`
   SK_TEMP,   // workspace slot `index`
-  SK_VIEW,   // the storage of `of` (reshape), or its transpose read by BLAS
+  SK_VIEW,   // the storage of `of` (reshape), its transpose read by BLAS,
+             // or a block of it (an index of leading axes: xs[t])
   SK_IN_PLACE, // computed by its kernel into the storage of `of`: an indexed
                // update of a loop's carried buffer that nothing else reads
 } StorageKind;
@@ -27,6 +28,8 @@ typedef struct Storage {
   int index;
   IrVal of;         /* SK_VIEW */
   bool transposed;  /* SK_VIEW of a transpose: only matrix products read it */
+  bool at_offset;   /* SK_VIEW of an INDEX: of's storage from the indexed
+                       block on, a pointer its kernel computes */
 } Storage;
 
 typedef struct Schedule {

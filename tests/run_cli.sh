@@ -57,6 +57,8 @@ if ! sed -n '/^schedule loss_grad/,$p' "$tmp/loops" |
   awk '/= for,/ { loops++ } /call TRANSPOSE : f32\[64,64\]/ && loops == 1 { ok = 1 } END { exit !ok }'; then
   echo "FAIL: no transpose stored between rnn_digits' loops:"; cat "$tmp/loops"; failures=$((failures + 1))
 fi
+# the reversed loop reads the saved states as blocks of the stack, not copies
+expect 0 'view INDEX : f32\[n,64\] -> block of %' -- "$dmlc" emit loops "$top/examples/rnn_digits.dml"
 # DMLC_STDLIB chooses the stdlib folder
 expect 1 'unknown module `nn`' -- env DMLC_STDLIB="$tmp" "$dmlc" check "$top/examples/mlp_digits.dml"
 if [ "$failures" -ne 0 ]; then

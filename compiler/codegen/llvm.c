@@ -200,10 +200,12 @@ static LLVMMetadataRef vectorize_md(Cg *g) {
 
 static LLVMValueRef storage_ptr(Cg *g, IrVal v) {
   const Storage *st = &g->s->st[v];
-  while (st->kind == SK_VIEW) {
+  while (st->kind == SK_VIEW && !st->at_offset) {
     v = st->of;
     st = &g->s->st[v];
   }
+  if (st->kind == SK_VIEW) /* a block view: where its kernel found the block */
+    return LLVMBuildLoad2(g->b, g->ptr, g->ptrs[v], "block");
   return g->ptrs[v];
 }
 
@@ -624,6 +626,12 @@ static void emit_call_kernel(Cg *g, IrVal v) {
       }
     }
     LLVMValueRef esize = ci64(g, (int64_t)dtype_size(dt));
+    if (g->s->st[v].kind == SK_VIEW) { /* a block: x from element (lo[0], .., lo[naxes-1], 0, ..) on */
+      LLVMValueRef off = ci64(g, 0);
+      for (int i = 0; i < bt->rank; i++) off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, off, dims[i], ""), lo[i], "");
+      LLVMBuildStore(g->b, LLVMBuildGEP2(g->b, elem_type(g, dt), x, &off, 1, ""), y);
+      return;
+    }
     if (in->op == IR_UPDATE && g->s->st[v].kind != SK_IN_PLACE) { /* y = base; then y[box] = value */
       LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, bt), esize, "");
       LLVMValueRef cargs[3] = {y, x, bytes};
@@ -910,6 +918,9 @@ static void emit_main_fn(Cg *g, const char *name) {
     case SK_OUTPUT: g->ptrs[v] = load_ptr_arg(g, g->outputs_arg, st->index); break;
     case SK_TEMP: g->ptrs[v] = slot_ptr[st->index]; break;
     case SK_IN_PLACE: g->ptrs[v] = slot_ptr[s->st[st->of].index]; break;
+    case SK_VIEW:
+      if (st->at_offset) g->ptrs[v] = LLVMBuildAlloca(g->b, g->ptr, "block");
+      break;
     default: break;
     }
   }
