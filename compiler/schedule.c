@@ -48,6 +48,21 @@ static IrVal updates_own_carry(const IrFunc *f, const Schedule *s, const IrVal *
   return -1;
 }
 
+/* stack = result of a loop; stack[i] = x: when nothing else reads the loop's
+ * result (a stack of saved states that reverse mode completes with the
+ * last state), the update can write into the loop's carried buffer, which
+ * keeps its memory after the loop. The carried value it writes into, or -1. */
+static IrVal updates_loop_result(const IrFunc *f, const Schedule *s, const IrVal *carry_of_result, IrVal v) {
+  const IrInst *in = &f->v[v];
+  if (in->op != IR_UPDATE) return -1;
+  IrVal x = in->args[0];
+  const IrInst *r = &f->v[x];
+  if (r->op != IR_FOR_RESULT || s->uses[x] != 1 || carry_of_result[x] < 0) return -1;
+  for (IrVal w = 0; w < f->nv; w++) /* the loop's only way out for that buffer */
+    if (w != x && f->v[w].op == IR_FOR_RESULT && f->v[w].args[0] == r->args[0] && f->v[w].index == r->index) return -1;
+  return carry_of_result[x];
+}
+
 /* Values of a loop, nested loops' included, live until the outermost
  * loop's last kernel: every iteration reads what the one before left. */
 static void set_end_tree(const IrFunc *f, const IrBlock *b, int at, int *end) {
@@ -107,6 +122,17 @@ typedef struct Users {
   IrVal *v;
   int n, cap;
 } Users;
+
+/* Is v read only as loops' initial values of carried buffers? A constant
+ * read so is written straight into the buffer (var stack = zeros(T, n, H)
+ * is not filled in a slot and then copied). */
+static bool only_loop_init(const IrFunc *f, const Users *u, IrVal v) {
+  for (int i = 0; i < u->n; i++) {
+    const IrInst *w = &f->v[u->v[i]];
+    if (w->op != IR_FOR || w->args[0] == v || w->args[1] == v) return false;
+  }
+  return u->n > 0;
+}
 
 /* Does a loop that v is outside of multiply by v on the right? BLAS is
  * slower at a @ transpose(b) than at a @ b (OpenBLAS 0.3.21, 32x128x128:
@@ -197,6 +223,11 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       }
       continue;
     }
+    if (!is_result[v] && (st->of = updates_loop_result(f, s, carry_of_result, v)) >= 0) {
+      st->kind = SK_IN_PLACE;
+      continue;
+    }
+    st->of = -1;
     if (in->op == IR_RESHAPE) {
       st->kind = SK_VIEW;
       st->of = in->args[0];
@@ -209,6 +240,10 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
     }
     if (in->op == IR_FOR || in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) continue; /* own storage */
     if (!users[v].n && !is_result[v]) { /* dead: never computed */
+      st->kind = SK_FUSED;
+      continue;
+    }
+    if (cheap_leaf(in->op) && !is_result[v] && only_loop_init(f, &users[v], v)) {
       st->kind = SK_FUSED;
       continue;
     }
@@ -398,6 +433,7 @@ void schedule_print(FILE *out, const Schedule *s) {
               (fused_reduction(in->op) && s->st[in->args[0]].kind == SK_FUSED);
     if (in->op == IR_FOR) {
       fprintf(out, "  k%d: %%%d = for, body k%d..k%d\n", k, v, k + 1, k + s->loop_len[v]);
+      print_tree(out, s, v, 1); /* initial values written straight into the carried buffers */
       continue;
     }
     if (st->kind == SK_VIEW) /* a block view: its kernel computes where the block starts */

@@ -68,10 +68,15 @@ int dmlrt_check_index(int64_t k, int64_t size, const char *where) {
         for (int64_t k = 0; k < n; k++) q[k * inner] = take_log ? p[k * inner] - m - ls : EXP(p[k * inner] - m) / s;\
       }                                                                                                          \
   }                                                                                                              \
+  /* in tiles of 16x16, so that the strided side stays in cache lines */                                       \
   void dmlrt_transpose_##S(const T *x, T *y, int64_t batch, int64_t m, int64_t n) {                             \
-    for (int64_t b = 0; b < batch; b++)                                                                          \
-      for (int64_t i = 0; i < m; i++)                                                                            \
-        for (int64_t j = 0; j < n; j++) y[b * m * n + j * m + i] = x[b * m * n + i * n + j];                     \
+    for (int64_t b = 0; b < batch; b++, x += m * n, y += m * n)                                                  \
+      for (int64_t i0 = 0; i0 < m; i0 += 16)                                                                     \
+        for (int64_t j0 = 0; j0 < n; j0 += 16) {                                                                 \
+          int64_t i1 = i0 + 16 < m ? i0 + 16 : m, j1 = j0 + 16 < n ? j0 + 16 : n;                                \
+          for (int64_t j = j0; j < j1; j++)                                                                      \
+            for (int64_t i = i0; i < i1; i++) y[j * m + i] = x[i * n + j];                                       \
+        }                                                                                                        \
   }                                                                                                              \
   void dmlrt_sum_to_##S(const T *x, T *y, int rank, const int64_t *x_dims, const int64_t *y_strides,            \
                         int64_t y_size) {                                                                         \

@@ -59,6 +59,14 @@ if ! sed -n '/^schedule loss_grad/,$p' "$tmp/loops" |
 fi
 # the reversed loop reads the saved states as blocks of the stack, not copies
 expect 0 'view INDEX : f32\[n,64\] -> block of %' -- "$dmlc" emit loops "$top/examples/rnn_digits.dml"
+# the stack of saved states starts as zeros written straight into the
+# loop's buffer, and reverse mode's last row is written into that buffer
+# after the loop (two updates in place: in the loop and after it)
+"$dmlc" emit loops "$top/examples/rnn_digits.dml" | sed -n '/^schedule loss_grad/,$p' >"$tmp/loops"
+if ! grep -A3 -- '= for, body' "$tmp/loops" | grep -q -- '^      %[0-9]* = FILL : f32\[9,n,64\]$' ||
+  [ "$(grep -c -- 'call UPDATE : f32\[9,n,64\] -> in place of' "$tmp/loops")" != 2 ]; then
+  echo "FAIL: rnn_digits' stack is filled in a slot or copied:"; cat "$tmp/loops"; failures=$((failures + 1))
+fi
 # DMLC_STDLIB chooses the stdlib folder
 expect 1 'unknown module `nn`' -- env DMLC_STDLIB="$tmp" "$dmlc" check "$top/examples/mlp_digits.dml"
 if [ "$failures" -ne 0 ]; then

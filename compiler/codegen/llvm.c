@@ -487,7 +487,16 @@ static void emit_matmul(Cg *g, IrVal v) {
   call(g, name, g->vd, args, types, 12);
 }
 
+/* dst = src: a constant or fused expression is evaluated into dst, a
+ * stored value copied. */
 static void copy_value_to(Cg *g, LLVMValueRef dst, IrVal src) {
+  if (g->s->st[src].kind == SK_FUSED) {
+    LLVMValueRef saved = g->ptrs[src];
+    g->ptrs[src] = dst;
+    emit_elementwise(g, src);
+    g->ptrs[src] = saved;
+    return;
+  }
   const IrType *t = &g->f->v[src].ty;
   LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, t), ci64(g, (int64_t)dtype_size(t->dt)), "");
   LLVMValueRef args[3] = {dst, storage_ptr(g, src), bytes};
@@ -926,22 +935,8 @@ static void emit_main_fn(Cg *g, const char *name) {
   }
   emit_kernels(g, 0, s->nkernels);
   /* results that are views, inputs, params, constants or repeated */
-  for (int i = 0; i < s->ncopies; i++) {
-    IrVal v = s->copies[i];
-    const IrInst *in = &f->v[v];
-    LLVMValueRef out = load_ptr_arg(g, g->outputs_arg, s->copy_to[i]);
-    if (s->st[v].kind == SK_FUSED) { /* a constant or a fused expression: evaluate into the output */
-      LLVMValueRef saved = g->ptrs[v];
-      g->ptrs[v] = out;
-      emit_elementwise(g, v);
-      g->ptrs[v] = saved;
-      continue;
-    }
-    LLVMValueRef bytes = LLVMBuildMul(g->b, count_of(g, &in->ty), ci64(g, (int64_t)dtype_size(in->ty.dt)), "");
-    LLVMValueRef args[3] = {out, storage_ptr(g, v), bytes};
-    LLVMTypeRef types[3] = {g->ptr, g->ptr, g->i64};
-    call(g, "memmove", g->ptr, args, types, 3);
-  }
+  for (int i = 0; i < s->ncopies; i++)
+    copy_value_to(g, load_ptr_arg(g, g->outputs_arg, s->copy_to[i]), s->copies[i]);
   LLVMBuildRet(g->b, LLVMConstInt(g->i32, 0, 0));
   LLVMPositionBuilderAtEnd(g->b, g->fail_bb);
   LLVMBuildRet(g->b, LLVMConstInt(g->i32, 1, 0));
