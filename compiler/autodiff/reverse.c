@@ -43,10 +43,12 @@ RULE(tanh) {                                                           // d tanh
 RULE(sigmoid) {                                                        // d sigmoid a = y (1 - y) da
   accum(A, X, ew(A, IR_MUL, g, ew(A, IR_MUL, v, ew(A, IR_SUB, fill(A, 1, in->ty), v))));
 }
-RULE(relu) {                                                           // d relu a = [a > 0] da
-  (void)v;
+RULE(relu) {                                                           // d relu a = [y > 0] da
+  /* y > 0 exactly where a > 0 (NaN: neither): testing the result lets the
+   * pre-activation a (conv2d(x, K) + b) be computed inside relu's loop
+   * and never stored */
   IrVal zero = fill(A, 0, in->ty);
-  accum(A, X, select3(A, compare(A, IR_GT, X, zero), g, zero));
+  accum(A, X, select3(A, compare(A, IR_GT, v, zero), g, zero));
 }
 RULE(softplus) {                                                       // d softplus a = sigmoid(a) da
   (void)v;
