@@ -95,11 +95,19 @@ static IrVal append(IrFunc *f, const IrInst *proto) {
 
 IrVal ir_emit_fresh(IrFunc *f, const IrInst *proto) { return append(f, proto); }
 
-IrVal ir_emit(IrFunc *f, const IrInst *proto) {
+IrVal ir_find(IrFunc *f, const IrInst *proto) {
   IrCse *c = f->cse;
   unsigned h = hash_inst(proto) & (unsigned)(c->nbuckets - 1);
   for (int k = c->heads[h]; k >= 0 && !f->no_reuse; k = c->e[k].next)
     if (same_inst(&f->v[c->e[k].v], proto)) return c->e[k].v;
+  return -1;
+}
+
+IrVal ir_emit(IrFunc *f, const IrInst *proto) {
+  IrVal found = ir_find(f, proto);
+  if (found >= 0) return found;
+  IrCse *c = f->cse;
+  unsigned h = hash_inst(proto) & (unsigned)(c->nbuckets - 1);
   IrVal id = append(f, proto);
   if (c->n == c->cap) c->e = arena_grow(f->arena, c->e, sizeof(*c->e), c->n, &c->cap, c->n + 1);
   c->e[c->n].v = id;

@@ -131,6 +131,8 @@ typedef struct IrFunc {
 IrFunc *ir_func_new(Arena *a, const char *name);
 /* Build an instruction in the current block (or reuse an identical one). */
 IrVal ir_emit(IrFunc *f, const IrInst *proto);
+/* The identical instruction in scope, or -1 (nothing is built). */
+IrVal ir_find(IrFunc *f, const IrInst *proto);
 IrInst *ir_inst(IrFunc *f, IrVal v);
 /* Begin/end a nested block (FOR body); values of a block are not reused
  * outside it. begin returns a mark for end. */

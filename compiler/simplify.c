@@ -66,6 +66,37 @@ static IrVal broadcast_like(Simp *S, IrVal x, const IrInst *like) {
   return ir_emit(S->f, &q);
 }
 
+/* select(x > 0, maxpool2d_backward(x, g), 0)
+ *   = maxpool2d_backward(x, select(y > 0, g, 0)),  y = maxpool2d(x):
+ * the adjoint is g at each window's maximum, where x equals the window's
+ * y, and zero elsewhere, so the mask can be taken on the pooled tensor.
+ * That is relu's adjoint before max pooling's in a CNN: one pass over the
+ * pooled data (a quarter, for 2x2 windows) instead of the whole. Only when
+ * the forward code computes y already. */
+static IrVal mask_before_pool_adjoint(Simp *S, const IrInst *p) {
+  IrInst *c = N(S, p->args[0]), *bwd = N(S, p->args[1]), *z = N(S, p->args[2]);
+  if (c->op != IR_GT || bwd->op != IR_MAXPOOL2D_BWD || !is_const(z) || z->num != 0) return -1;
+  IrInst *zero = N(S, c->args[1]);
+  if (c->args[0] != bwd->args[0] || !is_const(zero) || zero->num != 0) return -1;
+  IrInst y = *bwd;
+  y.op = IR_MAXPOOL2D;
+  y.nargs = 1;
+  y.ty = N(S, bwd->args[1])->ty;
+  IrVal yv = ir_find(S->f, &y);
+  if (yv < 0) return -1;
+  IrInst gt = *c, sel = *p, nb = *bwd; /* copies: emitting may move f->v */
+  gt.args[0] = yv;
+  gt.args[1] = fill(S, p, 0, y.ty);
+  gt.ty = y.ty;
+  gt.ty.dt = DT_BOOL;
+  sel.args[0] = ir_emit(S->f, &gt);
+  sel.args[1] = nb.args[1];
+  sel.args[2] = fill(S, p, 0, y.ty);
+  sel.ty = y.ty;
+  nb.args[1] = ir_emit(S->f, &sel);
+  return ir_emit(S->f, &nb);
+}
+
 static double fold_binary(IrOp op, DType dt, double a, double b, bool *ok) {
   *ok = true;
   switch (op) {
@@ -189,7 +220,7 @@ static IrVal rewrite(Simp *S, IrInst *p) {
     if (p->args[1] == p->args[2]) return p->args[1];
     if (is_const(b) && is_const(c) && b->num == c->num) return p->args[1];
     if (is_const(a)) return a->num != 0 ? p->args[1] : p->args[2];
-    break;
+    return mask_before_pool_adjoint(S, p);
   }
   case IR_SUM:
     if (p->axis < 0 && !p->keepdims && is_const(a)) {
