@@ -393,7 +393,15 @@ static int64_t planned_bytes(const Schedule *s, const DimEnv *env) {
   }
   for (int i = 0; i < s->nslots; i++) total += slot[i];
   free(slot);
-  return total;
+  int64_t scratch = 0; /* the convolutions' scratch at the workspace's end, as E_workspace counts it */
+  for (IrVal v = 0; v < s->f->nv; v++) {
+    IrType t = schedule_conv_scratch(s->f, v);
+    int64_t dims[MAX_RANK], n;
+    if (!t.rank || !dimenv_resolve(env, &t, dims, &n)) continue;
+    int64_t bytes = (n * (int64_t)dtype_size(t.dt) + 63) & ~(int64_t)63;
+    if (bytes > scratch) scratch = bytes;
+  }
+  return total + scratch;
 }
 
 /* Link OBJ into OUT (a library or an executable) through OUT.tmp, so a

@@ -22,6 +22,19 @@ static bool elementwise(IrOp op) {
   return k == K_UNARY || k == K_BINARY || k == K_COMPARE || op == IR_SELECT;
 }
 
+IrType schedule_conv_scratch(const IrFunc *f, IrVal v) {
+  const IrInst *in = &f->v[v];
+  IrVal xv, wv, yv;
+  IrType t = {.rank = 0};
+  if (in->op == IR_CONV2D) xv = in->args[0], wv = in->args[1], yv = v;
+  else if (in->op == IR_CONV2D_BWD_INPUT) xv = in->args[2], wv = in->args[1], yv = in->args[0];
+  else if (in->op == IR_CONV2D_BWD_WEIGHT) xv = in->args[0], wv = in->args[2], yv = in->args[1];
+  else return t;
+  const IrType *X = &f->v[xv].ty, *Wt = &f->v[wv].ty, *Y = &f->v[yv].ty;
+  t = (IrType){.dt = X->dt, .rank = 5, .dims = {X->dims[1], Wt->dims[2], Wt->dims[3], Y->dims[2], Y->dims[3]}};
+  return t;
+}
+
 bool fused_reduction(IrOp op) { return op == IR_SUM || op == IR_MAX || op == IR_MIN; }
 
 static bool cheap_leaf(IrOp op) { return op == IR_CONST || op == IR_FILL || op == IR_DIMSIZE; }

@@ -54,6 +54,10 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d);
 /* `dmlc emit loops`: the kernels, what each fuses, and the memory plan. */
 void schedule_print(FILE *out, const Schedule *s);
 size_t dtype_size(DType dt);
+/* The scratch a convolution (or its adjoint) needs for one image in im2col
+ * form, C*KH*KW*OH*OW elements, as a shape of rank 5; rank 0 for any other
+ * value. The workspace ends with the largest of them. */
+IrType schedule_conv_scratch(const IrFunc *f, IrVal v);
 /* Reductions that compute a single-use elementwise operand in their loop. */
 bool fused_reduction(IrOp op);
 

@@ -10,7 +10,9 @@
  * The rules are the identities autodiff produces in practice: x*1, x+0,
  * x*0, 0-x, --x, transpose of transpose, broadcast/reshape/sum_to to the
  * same shape, constant folding of constants and fills, repeated scaling
- * c1*(c2*x), x+x, and a sum of a broadcast scalar. */
+ * c1*(c2*x), x+x, a sum of a broadcast scalar, and relu's mask moved
+ * before max pooling's adjoint. Loop-invariant transposes are moved out of
+ * loops. */
 #include "simplify.h"
 #include <math.h>
 #include <string.h>

@@ -849,21 +849,13 @@ static LLVMValueRef *slot_sizes(Cg *g) {
   return sz;
 }
 
-/* Bytes a convolution needs for one image in im2col form, C*KH*KW*OH*OW
- * elements: the largest over the function's convolutions. */
+/* Bytes of the convolutions' scratch: the largest they need. */
 static LLVMValueRef scratch_size(Cg *g) {
   LLVMValueRef most = ci64(g, 0);
   for (IrVal v = 0; v < g->f->nv; v++) {
-    const IrInst *in = &g->f->v[v];
-    IrVal xv, wv, yv;
-    if (in->op == IR_CONV2D) xv = in->args[0], wv = in->args[1], yv = v;
-    else if (in->op == IR_CONV2D_BWD_INPUT) xv = in->args[2], wv = in->args[1], yv = in->args[0];
-    else if (in->op == IR_CONV2D_BWD_WEIGHT) xv = in->args[0], wv = in->args[2], yv = in->args[1];
-    else continue;
-    const IrType *X = &g->f->v[xv].ty, *Wt = &g->f->v[wv].ty, *Y = yv == v ? &in->ty : &g->f->v[yv].ty;
-    LLVMValueRef n = ci64(g, (int64_t)dtype_size(X->dt));
-    const Dim *dims[5] = {&X->dims[1], &Wt->dims[2], &Wt->dims[3], &Y->dims[2], &Y->dims[3]};
-    for (int i = 0; i < 5; i++) n = LLVMBuildMul(g->b, n, dim_value(g, *dims[i]), "");
+    IrType t = schedule_conv_scratch(g->f, v);
+    if (!t.rank) continue;
+    LLVMValueRef n = LLVMBuildMul(g->b, count_of(g, &t), ci64(g, (int64_t)dtype_size(t.dt)), "");
     n = LLVMBuildAnd(g->b, LLVMBuildAdd(g->b, n, ci64(g, 63), ""), ci64(g, ~(int64_t)63), "");
     most = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntUGT, n, most, ""), n, most, "");
   }

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Build the digits MLP as a shared library with its header, compile a C
-# program against the header, run it.
+# program against the header, run it. Then the CNN: the workspace --stats
+# reports must be what its _workspace function asks for (convolution
+# scratch included).
 set -e
 dmlc=$1
 top=$2
@@ -10,3 +12,17 @@ trap 'rm -rf "$tmp"' EXIT
 test -f "$tmp/mlp_digits.h"
 cc -std=c11 -Wall -Werror ${DMLC_TEST_CFLAGS:-} -I"$tmp" -o "$tmp/use_mlp" "$top/tests/lib/use_mlp.c" -L"$tmp" -lmlp_digits -lm
 LD_LIBRARY_PATH="$tmp" "$tmp/use_mlp"
+
+for n in 64 5; do
+  "$dmlc" build "$top/examples/cnn_digits.dml" --lib --stats --dim n=$n -o "$tmp/libcnn_digits.so" >"$tmp/stats"
+  cc -std=c11 -Wall -Werror ${DMLC_TEST_CFLAGS:-} -I"$tmp" -o "$tmp/cnn_workspace" "$top/tests/lib/cnn_workspace.c" \
+    -L"$tmp" -lcnn_digits -lm
+  want=$(LD_LIBRARY_PATH="$tmp" "$tmp/cnn_workspace" $n)
+  got=$(sed -n "s/^cnn_digits_loss_grad .* workspace \([0-9]*\) bytes at n=$n\$/\1/p" "$tmp/stats")
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: --stats says ${got:-nothing} bytes for cnn_digits_loss_grad at n=$n, its _workspace $want"
+    cat "$tmp/stats"
+    exit 1
+  fi
+done
+echo "cnn_digits_loss_grad: --stats and _workspace agree at n = 64 and 5"
