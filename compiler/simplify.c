@@ -15,6 +15,7 @@
  * loops. */
 #include "simplify.h"
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct Simp {
@@ -22,6 +23,7 @@ typedef struct Simp {
   IrFunc *f;
   IrVal *map;   /* old value -> new value */
   bool *live;
+  uint64_t *carries; /* a loop's carried values that are live (bit j: carry j) */
   bool inlining; /* ir_inline: old is a derivative function built for the caller */
 } Simp;
 
@@ -238,24 +240,44 @@ static IrVal rewrite(Simp *S, IrInst *p) {
 
 static void mark_live(Simp *S, IrVal v);
 
-static void mark_block_live(Simp *S, const IrBlock *b) {
-  for (int i = 0; i < b->nyields; i++) mark_live(S, b->yields[i]);
+/* Carried value j of a loop is live: its initial value, what each
+ * iteration yields for it, and its buffer in the body. A carried value is
+ * live only when something live reads it (its result after the loop, or
+ * its value inside), so a loop drops what nothing needs: reverse mode's
+ * adjoint of a carried value no param reaches, with the forward loop's
+ * stack of it. */
+static void mark_carry(Simp *S, IrVal loop, int j) {
+  if (S->carries[loop] >> j & 1) return;
+  S->carries[loop] |= (uint64_t)1 << j;
+  const IrInst *L = &S->old->v[loop];
+  for (int i = 0; i < L->body->n; i++) {
+    const IrInst *bi = &S->old->v[L->body->ids[i]];
+    if (bi->op == IR_LOOP_CARRY && bi->index == j) S->live[L->body->ids[i]] = true;
+  }
+  mark_live(S, L->args[2 + j]);
+  mark_live(S, L->body->yields[j]);
 }
 
 static void mark_live(Simp *S, IrVal v) {
   if (S->live[v]) return;
   S->live[v] = true;
   const IrInst *in = &S->old->v[v];
+  if (in->op == IR_FOR) { /* its bounds and index; carried values when needed */
+    mark_live(S, in->args[0]);
+    mark_live(S, in->args[1]);
+    for (int i = 0; i < in->body->n; i++)
+      if (S->old->v[in->body->ids[i]].op == IR_LOOP_INDEX) S->live[in->body->ids[i]] = true;
+    return;
+  }
   for (int i = 0; i < in->nargs; i++) mark_live(S, in->args[i]);
   if (in->owner >= 0) mark_live(S, in->owner);
-  if (in->body) {
-    mark_block_live(S, in->body);
-    /* the loop's own index and carried values are part of it */
-    for (int i = 0; i < in->body->n; i++) {
-      const IrInst *bi = &S->old->v[in->body->ids[i]];
-      if (bi->op == IR_LOOP_INDEX || bi->op == IR_LOOP_CARRY) S->live[in->body->ids[i]] = true;
-    }
-  }
+  if (in->op == IR_LOOP_CARRY) mark_carry(S, in->owner, in->index);
+  if (in->op == IR_FOR_RESULT) mark_carry(S, in->args[0], in->index);
+}
+
+/* Carried value j's number once the loop keeps only its live ones. */
+static int kept_carry(const Simp *S, IrVal loop, int j) {
+  return __builtin_popcountll(S->carries[loop] & (((uint64_t)1 << j) - 1));
 }
 
 static void rebuild_block(Simp *S, const IrBlock *b);
@@ -295,11 +317,15 @@ static void rebuild(Simp *S, IrVal v) {
   for (int i = 0; i < p.nargs; i++) p.args[i] = S->map[in->args[i]];
   if (in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) {
     p.owner = S->map[in->owner];
+    if (in->op == IR_LOOP_CARRY) p.index = kept_carry(S, in->owner, in->index);
     S->map[v] = ir_emit_fresh(S->f, &p);
     return;
   }
   if (in->op == IR_FOR) {
     hoist_invariant_transposes(S, in->body, in->body);
+    p.nargs = 2; /* the bounds, then the live carried values' initial values */
+    for (int j = 0; j < in->nargs - 2; j++)
+      if (S->carries[v] >> j & 1) p.args[p.nargs++] = S->map[in->args[2 + j]];
     p.body = ARENA_NEW(S->f->arena, IrBlock);
     IrVal loop = ir_emit_fresh(S->f, &p);
     S->map[v] = loop;
@@ -307,13 +333,15 @@ static void rebuild(Simp *S, IrVal v) {
     int mark = ir_block_begin(S->f, S->f->v[loop].body);
     rebuild_block(S, in->body);
     IrBlock *nb = S->f->v[loop].body;
-    nb->nyields = in->body->nyields;
-    nb->yields = arena_alloc(S->f->arena, sizeof(IrVal) * (size_t)(nb->nyields + 1));
-    for (int i = 0; i < nb->nyields; i++) nb->yields[i] = S->map[in->body->yields[i]];
+    nb->nyields = 0;
+    nb->yields = arena_alloc(S->f->arena, sizeof(IrVal) * (size_t)(in->body->nyields + 1));
+    for (int j = 0; j < in->body->nyields; j++)
+      if (S->carries[v] >> j & 1) nb->yields[nb->nyields++] = S->map[in->body->yields[j]];
     ir_block_end(S->f, outer, mark);
     return;
   }
   if (in->op == IR_FOR_RESULT) {
+    p.index = kept_carry(S, in->args[0], in->index);
     S->map[v] = ir_emit_fresh(S->f, &p);
     return;
   }
@@ -353,6 +381,7 @@ static IrFunc *rebuild_once(const IrFunc *old) {
   f->ngrad_params = old->ngrad_params;
   S.map = arena_alloc(a, sizeof(IrVal) * (size_t)(old->nv + 1));
   S.live = arena_alloc(a, sizeof(bool) * (size_t)(old->nv + 1));
+  S.carries = arena_alloc(a, sizeof(uint64_t) * (size_t)(old->nv + 1));
   for (int i = 0; i < old->nv; i++) S.map[i] = -1;
   for (int i = 0; i < old->nresults; i++) mark_live(&S, old->results[i]);
   rebuild_block(&S, &old->body);
@@ -376,6 +405,7 @@ void ir_inline(IrFunc *dst, const IrFunc *src, const IrVal *inputs, const IrVal 
   Simp S = {.old = src, .f = dst, .inlining = true};
   S.map = arena_alloc(a, sizeof(IrVal) * (size_t)(src->nv + 1));
   S.live = arena_alloc(a, sizeof(bool) * (size_t)(src->nv + 1));
+  S.carries = arena_alloc(a, sizeof(uint64_t) * (size_t)(src->nv + 1));
   for (IrVal v = 0; v < src->nv; v++) {
     const IrInst *in = &src->v[v];
     S.map[v] = in->op == IR_INPUT ? inputs[in->index] : in->op == IR_PARAM ? params[in->index] : -1;
