@@ -136,6 +136,38 @@ typedef struct Users {
   int n, cap;
 } Users;
 
+/* xs[:, t] (xs[:, i, j], ...): the first axis whole, positions up to the
+ * last axis, which stays whole. The result is a matrix whose rows lie a
+ * row of xs apart: BLAS reads it in place with that leading dimension. */
+static bool indexes_rows(const IrFunc *f, const IrInst *in) {
+  const IrType *x = &f->v[in->args[0]].ty;
+  if (x->rank < 3 || in->ty.rank != 2 || in->naxes < x->rank - 1) return false;
+  for (int i = 0; i < in->naxes; i++) {
+    const IrAxis *ax = &in->axes[i];
+    bool whole = ax->is_slice && ax->lo == 0 && (ax->hi < 0 || (!x->dims[i].sym && ax->hi == x->dims[i].size));
+    if ((i == 0 || i == x->rank - 1) ? !whole : ax->is_slice) return false;
+  }
+  return true;
+}
+
+/* Is v read only by plain matrix products (no batch axes), directly or
+ * through a transpose flag? */
+static bool only_products_read(const IrFunc *f, const Schedule *s, const Users *users, IrVal v) {
+  const Users *u = &users[v];
+  for (int i = 0; i < u->n; i++) {
+    IrVal w = u->v[i];
+    const IrInst *in = &f->v[w];
+    if (in->op == IR_MATMUL && in->ty.rank == 2) continue;
+    if (in->op == IR_TRANSPOSE && s->st[w].kind == SK_VIEW && s->st[w].transposed) {
+      for (int j = 0; j < users[w].n; j++)
+        if (f->v[users[w].v[j]].ty.rank != 2) return false;
+      continue;
+    }
+    return false;
+  }
+  return u->n > 0;
+}
+
 /* Is v read only as loops' initial values of carried buffers? A constant
  * read so is written straight into the buffer (var stack = zeros(T, n, H)
  * is not filled in a slot and then copied). */
@@ -279,10 +311,13 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
      * only into a carried buffer that nothing else reads (updates_own_carry);
      * outside its loop such a buffer is read through FOR_RESULT, once the
      * loop's writes are done. */
-    if (in->op == IR_INDEX && !is_result[v] && indexes_a_block(f, in)) {
+    bool rows = false;
+    if (in->op == IR_INDEX && !is_result[v] &&
+        (indexes_a_block(f, in) || (rows = indexes_rows(f, in) && only_products_read(f, s, users, v)))) {
       st->kind = SK_VIEW;
       st->of = in->args[0];
       st->at_offset = true;
+      st->rows = rows;
       continue;
     }
     /* an elementwise value read once by a sum/max/min is computed inside the
@@ -450,8 +485,8 @@ void schedule_print(FILE *out, const Schedule *s) {
       continue;
     }
     if (st->kind == SK_VIEW) /* a block view: its kernel computes where the block starts */
-      fprintf(out, "  k%d: %%%d = view %s : %s -> block of %%%d\n", k, v, ir_ops[in->op].name,
-              ir_type_str(f->arena, &in->ty), st->of);
+      fprintf(out, "  k%d: %%%d = view %s : %s -> %s of %%%d\n", k, v, ir_ops[in->op].name,
+              ir_type_str(f->arena, &in->ty), st->rows ? "rows" : "block", st->of);
     else
       fprintf(out, "  k%d: %%%d = %s %s : %s -> %s %d\n", k, v, ew ? "loop" : "call", ir_ops[in->op].name,
               ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->kind == SK_IN_PLACE ? st->of : st->index);
@@ -460,7 +495,8 @@ void schedule_print(FILE *out, const Schedule *s) {
       IrVal x = in->args[i];
       if (s->st[x].kind == SK_VIEW)
         fprintf(out, "    %%%d: %s of %%%d\n", x,
-                s->st[x].transposed ? "transpose flag" : s->st[x].at_offset ? "block" : "view", s->st[x].of);
+                s->st[x].transposed ? "transpose flag" : s->st[x].rows ? "rows" : s->st[x].at_offset ? "block" : "view",
+                s->st[x].of);
     }
   }
   for (int i = 0; i < s->ncopies; i++) fprintf(out, "  copy %%%d -> output %d\n", s->copies[i], s->copy_to[i]);

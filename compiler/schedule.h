@@ -18,7 +18,8 @@ typedef enum {
   SK_OUTPUT, // the caller's output buffer `index`
   SK_TEMP,   // workspace slot `index`
   SK_VIEW,   // the storage of `of` (reshape), its transpose read by BLAS,
-             // or a block of it (an index of leading axes: xs[t])
+             // a block of it (an index of leading axes: xs[t]), or rows
+             // of it that BLAS reads with a leading dimension (xs[:, t])
   SK_IN_PLACE, // computed by its kernel into the storage of `of`: an indexed
                // update of a loop's carried buffer that nothing else reads
 } StorageKind;
@@ -30,6 +31,9 @@ typedef struct Storage {
   bool transposed;  /* SK_VIEW of a transpose: only matrix products read it */
   bool at_offset;   /* SK_VIEW of an INDEX: of's storage from the indexed
                        block on, a pointer its kernel computes */
+  bool rows;        /* ... of an index of a middle axis, xs[:, t]: a matrix
+                       whose rows are a row of of's apart; only matrix
+                       products read it (BLAS's leading dimension) */
 } Storage;
 
 typedef struct Schedule {

@@ -25,7 +25,8 @@ int dmlrt_fail(const char *where, const char *fmt, ...) __attribute__((format(pr
   void dmlrt_sum_to_##S(const T *x, T *y, int rank, const int64_t *x_dims, const int64_t *y_strides,            \
                         int64_t y_size);                                                                         \
   void dmlrt_matmul_##S(const T *a, const T *b, T *c, int brank, const int64_t *bdims, const int64_t *astrides,   \
-                        const int64_t *bstrides, int64_t m, int64_t n, int64_t k, int ta, int tb);              \
+                        const int64_t *bstrides, int64_t m, int64_t n, int64_t k, int ta, int tb, int64_t lda,  \
+                        int64_t ldb);                                                                            \
   int dmlrt_onehot_##S(const int32_t *y, T *out, int64_t rows, int64_t k, const char *where);                   \
   int dmlrt_pick_##S(const T *x, const int32_t *y, T *out, int64_t rows, int64_t k, const char *where);         \
   int dmlrt_cross_entropy_##S(const T *z, const int32_t *y, T *out, int64_t rows, int64_t k, const char *where); \

@@ -120,13 +120,16 @@ int dmlrt_check_index(int64_t k, int64_t size, const char *where) {
     }                                                                                                              \
   }                                                                                                                \
   /* c[batch] = a[batch] @ b[batch]: the batch axes (bdims) broadcast, each       \
-   * operand stepping by its own strides (0 along broadcast axes) */              \
+   * operand stepping by its own strides (0 along broadcast axes); lda, ldb:     \
+   * the step between an operand's stored rows when they are not contiguous     \
+   * (xs[:, t]), else 0 */                                                       \
   void dmlrt_matmul_##S(const T *a, const T *b, T *c, int brank, const int64_t *bdims, const int64_t *astrides,   \
-                        const int64_t *bstrides, int64_t m, int64_t n, int64_t k, int ta, int tb) {             \
+                        const int64_t *bstrides, int64_t m, int64_t n, int64_t k, int ta, int tb, int64_t lda,  \
+                        int64_t ldb) {                                                                           \
     int64_t total = 1, idx[16] = {0}, oa = 0, ob = 0;                                                            \
     for (int i = 0; i < brank; i++) total *= bdims[i];                                                           \
     for (int64_t e = 0; e < total; e++) {                                                                        \
-      gemm_acc_##S(ta, tb, m, n, k, a + oa, b + ob, c + e * m * n, 0);                                           \
+      gemm_##S(ta, tb, m, n, k, a + oa, lda, b + ob, ldb, c + e * m * n, 0);                                     \
       for (int d = brank - 1; d >= 0; d--) {                                                                     \
         oa += astrides[d];                                                                                       \
         ob += bstrides[d];                                                                                       \

@@ -450,6 +450,16 @@ static LLVMValueRef i64_array(Cg *g, LLVMValueRef *vals, int n) {
   return arr;
 }
 
+/* The step between the stored rows of a product's operand when they are
+ * not contiguous (a rows view, xs[:, t]: a row of xs), else 0. */
+static LLVMValueRef leading_dim(Cg *g, IrVal x) {
+  const Storage *st = &g->s->st[x];
+  if (st->kind == SK_VIEW && st->transposed) st = &g->s->st[st->of];
+  if (st->kind != SK_VIEW || !st->rows) return ci64(g, 0);
+  const IrType *t = &g->f->v[st->of].ty;
+  return numel(g, t, 1, t->rank);
+}
+
 static void emit_matmul(Cg *g, IrVal v) {
   const IrInst *in = &g->f->v[v];
   IrVal av = in->args[0], bv = in->args[1];
@@ -478,13 +488,15 @@ static void emit_matmul(Cg *g, IrVal v) {
     }
   }
   for (int i = 0; i < brank; i++) bd[i] = dim_value(g, in->ty.dims[i]);
-  LLVMValueRef args[12] = {storage_ptr(g, av), storage_ptr(g, bv), g->ptrs[v], LLVMConstInt(g->i32, (unsigned)brank, 0),
+  LLVMValueRef args[14] = {storage_ptr(g, av), storage_ptr(g, bv), g->ptrs[v], LLVMConstInt(g->i32, (unsigned)brank, 0),
                            i64_array(g, bd, brank), i64_array(g, as, brank), i64_array(g, bs, brank), m, nn, k,
-                           LLVMConstInt(g->i32, ta, 0), LLVMConstInt(g->i32, tb, 0)};
-  LLVMTypeRef types[12] = {g->ptr, g->ptr, g->ptr, g->i32, g->ptr, g->ptr, g->ptr, g->i64, g->i64, g->i64, g->i32, g->i32};
+                           LLVMConstInt(g->i32, ta, 0), LLVMConstInt(g->i32, tb, 0), leading_dim(g, av),
+                           leading_dim(g, bv)};
+  LLVMTypeRef types[14] = {g->ptr, g->ptr, g->ptr, g->i32, g->ptr, g->ptr, g->ptr,
+                           g->i64, g->i64, g->i64, g->i32, g->i32, g->i64, g->i64};
   char name[32];
   snprintf(name, sizeof name, "dmlrt_matmul_%s", sfx(in->ty.dt));
-  call(g, name, g->vd, args, types, 12);
+  call(g, name, g->vd, args, types, 14);
 }
 
 /* dst = src: a constant or fused expression is evaluated into dst, a
