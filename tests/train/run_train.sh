@@ -121,6 +121,10 @@ newton)
     expect 0 "^converged after [0-9]+ iterations" -- "$work/logreg_newton" train --optimizer $o --max-iters 200
   done
   expect 0 "iteration  1 " -- "$work/logreg_newton" train --optimizer lbfgs --max-iters 1
+  # bench with a second-order optimizer times loss_grad alone, and says so
+  expect 0 "ms per loss_grad call .* loss_grad only \(newton iterates on the full batch\)" \
+    -- "$work/logreg_newton" bench --steps 5
+  expect 0 "ms per training step .* at batch 32, sgd, " -- "$work/logreg_newton" bench --steps 5 --optimizer sgd
   # with an L1 penalty, newton and newton_cg refuse to start; lbfgs takes it (OWL-QN)
   for o in newton newton_cg; do
     expect 1 "^error: $o cannot train with \`l1\` \(0.05\): the L1 penalty is not differentiable at 0; use lbfgs, which handles it by OWL-QN, or a first-order optimizer such as sgd$" \
