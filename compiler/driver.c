@@ -381,14 +381,20 @@ static int cmd_gradcheck(const Options *o, const char *stdlib_dir) {
 }
 
 /* Workspace bytes of a schedule at given dim sizes (--stats). */
+/* Bytes of a value of type t at the sizes of env, rounded up to 64 as the
+ * generated code lays out the workspace; 0 if a size is unknown. */
+static int64_t workspace_bytes(const IrType *t, const DimEnv *env) {
+  int64_t dims[MAX_RANK], n;
+  if (!dimenv_resolve(env, t, dims, &n)) return 0;
+  return (n * (int64_t)dtype_size(t->dt) + 63) & ~(int64_t)63;
+}
+
 static int64_t planned_bytes(const Schedule *s, const DimEnv *env) {
   int64_t total = 0;
   int64_t *slot = calloc((size_t)s->nslots + 1, sizeof(int64_t));
   for (IrVal v = 0; v < s->f->nv; v++) { /* every value with a slot, loops' buffers included */
     if (s->st[v].kind != SK_TEMP || s->slot_of_value[v] < 0) continue;
-    int64_t dims[MAX_RANK], n;
-    if (!dimenv_resolve(env, &s->f->v[v].ty, dims, &n)) n = 0;
-    int64_t bytes = (n * (int64_t)dtype_size(s->f->v[v].ty.dt) + 63) & ~(int64_t)63;
+    int64_t bytes = workspace_bytes(&s->f->v[v].ty, env);
     if (bytes > slot[s->st[v].index]) slot[s->st[v].index] = bytes;
   }
   for (int i = 0; i < s->nslots; i++) total += slot[i];
@@ -396,9 +402,7 @@ static int64_t planned_bytes(const Schedule *s, const DimEnv *env) {
   int64_t scratch = 0; /* the convolutions' scratch at the workspace's end, as E_workspace counts it */
   for (IrVal v = 0; v < s->f->nv; v++) {
     IrType t = schedule_conv_scratch(s->f, v);
-    int64_t dims[MAX_RANK], n;
-    if (!t.rank || !dimenv_resolve(env, &t, dims, &n)) continue;
-    int64_t bytes = (n * (int64_t)dtype_size(t.dt) + 63) & ~(int64_t)63;
+    int64_t bytes = t.rank ? workspace_bytes(&t, env) : 0;
     if (bytes > scratch) scratch = bytes;
   }
   return total + scratch;

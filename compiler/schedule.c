@@ -116,15 +116,20 @@ static void list_kernels(Schedule *s, const IrBlock *b, int *pos, int *end) {
   }
 }
 
+/* Does index `in` keep axis i of its operand whole (`:`)? */
+static bool whole_axis(const IrFunc *f, const IrInst *in, int i) {
+  const IrAxis *ax = &in->axes[i];
+  const Dim *d = &f->v[in->args[0]].ty.dims[i];
+  return ax->is_slice && ax->lo == 0 && (ax->hi < 0 || (!d->sym && ax->hi == d->size));
+}
+
 /* An index of leading axes only (xs[t], xs[i, j], xs[t, :]) picks one
  * contiguous block of its operand: a view at an offset, not a copy. */
 static bool indexes_a_block(const IrFunc *f, const IrInst *in) {
-  const IrType *x = &f->v[in->args[0]].ty;
   bool sliced = false;
   for (int i = 0; i < in->naxes; i++) {
     const IrAxis *ax = &in->axes[i];
-    bool whole = ax->is_slice && ax->lo == 0 && (ax->hi < 0 || (!x->dims[i].sym && ax->hi == x->dims[i].size));
-    if (ax->is_slice && !whole) return false;
+    if (ax->is_slice && !whole_axis(f, in, i)) return false;
     if (!ax->is_slice && sliced) return false; /* a position after a whole axis: strided */
     sliced |= ax->is_slice;
   }
@@ -142,11 +147,8 @@ typedef struct Users {
 static bool indexes_rows(const IrFunc *f, const IrInst *in) {
   const IrType *x = &f->v[in->args[0]].ty;
   if (x->rank < 3 || in->ty.rank != 2 || in->naxes < x->rank - 1) return false;
-  for (int i = 0; i < in->naxes; i++) {
-    const IrAxis *ax = &in->axes[i];
-    bool whole = ax->is_slice && ax->lo == 0 && (ax->hi < 0 || (!x->dims[i].sym && ax->hi == x->dims[i].size));
-    if ((i == 0 || i == x->rank - 1) ? !whole : ax->is_slice) return false;
-  }
+  for (int i = 0; i < in->naxes; i++)
+    if ((i == 0 || i == x->rank - 1) ? !whole_axis(f, in, i) : in->axes[i].is_slice) return false;
   return true;
 }
 
@@ -268,11 +270,12 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
       }
       continue;
     }
-    if (!is_result[v] && (st->of = updates_loop_result(f, s, carry_of_result, v)) >= 0) {
+    IrVal carry = is_result[v] ? -1 : updates_loop_result(f, s, carry_of_result, v);
+    if (carry >= 0) {
       st->kind = SK_IN_PLACE;
+      st->of = carry;
       continue;
     }
-    st->of = -1;
     if (in->op == IR_RESHAPE) {
       st->kind = SK_VIEW;
       st->of = in->args[0];
@@ -456,6 +459,12 @@ Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d) {
 
 static const char *kind_names[] = {"fused", "input", "param", "output", "slot", "view", "in place of"};
 
+/* How emit loops names a view: a BLAS transpose flag, rows, a block, or
+ * the same memory. */
+static const char *view_name(const Storage *st) {
+  return st->transposed ? "transpose flag" : st->rows ? "rows" : st->at_offset ? "block" : "view";
+}
+
 static void print_tree(FILE *out, const Schedule *s, IrVal v, int depth) {
   const IrInst *in = &s->f->v[v];
   for (int i = 0; i < in->nargs; i++) {
@@ -486,7 +495,7 @@ void schedule_print(FILE *out, const Schedule *s) {
     }
     if (st->kind == SK_VIEW) /* a block view: its kernel computes where the block starts */
       fprintf(out, "  k%d: %%%d = view %s : %s -> %s of %%%d\n", k, v, ir_ops[in->op].name,
-              ir_type_str(f->arena, &in->ty), st->rows ? "rows" : "block", st->of);
+              ir_type_str(f->arena, &in->ty), view_name(st), st->of);
     else
       fprintf(out, "  k%d: %%%d = %s %s : %s -> %s %d\n", k, v, ew ? "loop" : "call", ir_ops[in->op].name,
               ir_type_str(f->arena, &in->ty), kind_names[st->kind], st->kind == SK_IN_PLACE ? st->of : st->index);
@@ -494,9 +503,7 @@ void schedule_print(FILE *out, const Schedule *s) {
     for (int i = 0; i < in->nargs; i++) {
       IrVal x = in->args[i];
       if (s->st[x].kind == SK_VIEW)
-        fprintf(out, "    %%%d: %s of %%%d\n", x,
-                s->st[x].transposed ? "transpose flag" : s->st[x].rows ? "rows" : s->st[x].at_offset ? "block" : "view",
-                s->st[x].of);
+        fprintf(out, "    %%%d: %s of %%%d\n", x, view_name(&s->st[x]), s->st[x].of);
     }
   }
   for (int i = 0; i < s->ncopies; i++) fprintf(out, "  copy %%%d -> output %d\n", s->copies[i], s->copy_to[i]);
