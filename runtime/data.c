@@ -288,38 +288,37 @@ static bool split_decimal(const char *s, const char *e, bool *negative, uint64_t
   return count > 0;
 }
 
+/* Whether float and double arithmetic is done in the type itself, not in
+ * x87 extended precision: FLT_EVAL_METHOD 0, or 16 (C23, which gcc gives
+ * on CPUs with AVX512-FP16: only _Float16 is evaluated wider). A plain
+ * `if` on it, not `#if`, so every path compiles on every CPU. */
+#define EVAL_IN_OWN_TYPE (FLT_EVAL_METHOD == 0 || FLT_EVAL_METHOD == 16)
+
 /* Exact without strtod when digits and power of ten are both exact in the
- * type: one correctly rounded division (Clinger's fast path). Needs
- * arithmetic in the type itself, not in x87 extended precision. */
+ * type: one correctly rounded division (Clinger's fast path). */
 static bool fast_double(const char *s, const char *e, double *out) {
-#if FLT_EVAL_METHOD == 0
   static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   bool negative;
   uint64_t m;
   int decimals;
-  if (!split_decimal(s, e, &negative, &m, &decimals) || m > (1ull << 53) || decimals > 22) return false;
+  if (!EVAL_IN_OWN_TYPE || !split_decimal(s, e, &negative, &m, &decimals) || m > (1ull << 53) || decimals > 22)
+    return false;
   double v = decimals ? (double)m / p10[decimals] : (double)m;
   *out = negative ? -v : v;
   return true;
-#else
-  return false;
-#endif
 }
 
 static bool fast_float(const char *s, const char *e, float *out) {
-#if FLT_EVAL_METHOD == 0
   static const float p10[] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
   bool negative;
   uint64_t m;
   int decimals;
-  if (!split_decimal(s, e, &negative, &m, &decimals) || m > (1u << 24) || decimals > 10) return false;
+  if (!EVAL_IN_OWN_TYPE || !split_decimal(s, e, &negative, &m, &decimals) || m > (1u << 24) || decimals > 10)
+    return false;
   float v = decimals ? (float)m / p10[decimals] : (float)m;
   *out = negative ? -v : v;
   return true;
-#else
-  return false;
-#endif
 }
 
 /* Read [s, e) as a number. `single`: round once from the text to a float

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# The whole test suite: build and run ctest normally, again under
+# The whole test suite: build and run ctest normally, compile the sources for
+# other CPUs (tests/cross_march.sh), build and run ctest again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then fuzz the front end for
-# DMLC_FUZZ_SECONDS (default 60) under the same sanitizers.
+# DMLC_FUZZ_SECONDS (default 60) under the same sanitizers. Warnings are
+# errors here (DMLC_WERROR), not in a user's build.
 set -euo pipefail # a failing ctest fails the script through the pipe too
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 echo "== build and test"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMLC_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 ctest --test-dir build --output-on-failure -j"$jobs" | tee "$log"
 
+echo "== compile for other CPUs, with gcc and clang, warnings as errors"
+tests/cross_march.sh build
+
 echo "== build and test under ASan + UBSan"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDMLC_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDMLC_SANITIZE=ON -DDMLC_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 # the native-code corpus (two LLVM builds and links per file) runs in the
 # plain build only; the examples' native tests run here too

@@ -45,7 +45,7 @@ trap 'exit 130' INT TERM
 
 if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
   command -v clang >/dev/null || die "clang not found: apt-get install clang-14"
-  CC=clang cmake -S "$src" -B "$build" -DDMLC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cmake.log" 2>&1 ||
+  CC=clang cmake -S "$src" -B "$build" -DDMLC_FUZZ=ON -DDMLC_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cmake.log" 2>&1 ||
     { cat "$tmp/cmake.log" >&2; die "cmake configure failed"; }
   # The fuzzing build must really be a clang build: a folder configured
   # earlier with gcc keeps its compiler.
