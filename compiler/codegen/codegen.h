@@ -20,6 +20,8 @@ typedef struct CgOptions {
   FILE *text_out;       /* CG_EMIT_LLVM: where the text goes (stdout if NULL) */
   const char *module_name;
   const char *model_spec; /* executables: the JSON model description, else NULL */
+  const char *cpu;        /* the LLVM CPU name to compile for ("x86-64"); NULL: the host's */
+  bool keep_subnormals;   /* entry points leave MXCSR alone instead of flushing subnormals (tests) */
 } CgOptions;
 
 bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d);

@@ -42,6 +42,8 @@ typedef struct Cg {
   LLVMBasicBlockRef fail_bb;
   LLVMMetadataRef loop_md_vectorize;
   int calls;               /* calls emitted: a loop with calls is not marked for vectorisation */
+  bool ftz;                /* entry points flush subnormals (x86-64 MXCSR) */
+  LLVMValueRef saved_csr;  /* the caller's MXCSR, restored at every return */
   Arena *a;
   Diags *d;
 } Cg;
@@ -110,26 +112,127 @@ static LLVMValueRef libm1(Cg *g, const char *base, DType dt, LLVMValueRef x) {
   return call(g, name, t, &x, &t, 1);
 }
 
-/* tanh in f32 as a rational function (odd degree-13 numerator over an even
- * degree-6 denominator, on x clamped to +-7.9 where tanh rounds to +-1;
- * within 4e-7 of tanh everywhere): plain arithmetic, so loops over it
- * vectorise, where a call to tanhf would not. The coefficients are the
- * minimax fit used by the Eigen library. */
-static LLVMValueRef fast_tanh_f32(Cg *g, LLVMValueRef x) {
-  LLVMTypeRef t = g->f32;
-  LLVMValueRef c = LLVMConstReal(t, 7.90531110763549805), nc = LLVMConstReal(t, -7.90531110763549805);
-  x = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, x, c, ""), c, x, "");
-  x = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, nc, ""), nc, x, "");
+/* ---- exp, sigmoid and tanh as plain arithmetic ---------------------------------------
+ *
+ * A call to expf or tanhf keeps a loop scalar, so these are written out
+ * as instructions that vectorise, accurate to about an ulp over the whole
+ * range (tests/math_sweep.c measures them). exp(x) = 2^k e^r with
+ * k = round(x / ln2) and r = x - k ln2, ln2 split in two (Cody and Waite)
+ * so that k * ln2_hi is exact; e^r = 1 + r + r^2 P(r) on |r| <= ln2/2;
+ * 2^k is built from exponent bits as 2^(k/2) 2^(k - k/2), so that results
+ * next to overflow and subnormal results are rounded once. Polynomials use
+ * separate multiplies and adds, never fmuladd: the result is then the same
+ * on every CPU, with or without FMA. Coefficients: fit_elementary.py. */
+
+typedef struct ElemConsts {
+  double log2e, shifter;  /* 1/ln2; 1.5 * 2^mant: adding it rounds to an integer */
+  double ln2_hi, ln2_lo;  /* ln2_hi has few enough bits that k * ln2_hi is exact */
+  double x_min, x_max;    /* beyond these exp is 0 or inf: x is clamped to them */
+  int bias, mant;         /* exponent bias, mantissa bits */
+  const double *exp_tail; /* P(r), highest power first */
+  int nexp_tail;
+  double tanh_small;      /* below it tanh(x) = x + x^3 Q(x^2) */
+  const double *tanh_tail;
+  int ntanh_tail;
+} ElemConsts;
+
+static const double exp_tail_f32[] = {0.00019891981313977690212, 0.0013934541928270264477, 0.0083333100242252924299,
+                                      0.041666456809677876034, 0.16666666682534356071, 0.50000000142862234172};
+static const double exp_tail_f64[] = {2.0915442297780115216e-9, 2.5106274733573294687e-8, 2.7557271810219799569e-7,
+                                      2.7557252833516909748e-6, 0.000024801587327007186731, 0.00019841269876864354929,
+                                      0.0013888888888883326674, 0.0083333333333255446996, 0.041666666666666670074,
+                                      0.16666666666666671438, 0.5};
+static const double tanh_tail_f32[] = {-0.0069429417504160069221, 0.021470683025336762148, -0.053933469145967686458,
+                                       0.13333225775482525603, -0.33333332796631664012};
+static const double tanh_tail_f64[] = {0.000059469565897747691496, -0.00022107222975864633879, 0.00058496537290226445915,
+                                       -0.0014549593843804661129, 0.0035920334653723928221, -0.0088632292700678434021,
+                                       0.02186948829723451434, -0.053968253963610086387, 0.13333333333329824238,
+                                       -0.33333333333333328949};
+
+/* f32: |k| <= 150 has 8 bits, ln2_hi 16; exp(89) overflows, exp(-104) < 2^-150 rounds to 0.
+ * f64: |k| <= 1076 has 11 bits, ln2_hi 32; exp(710) overflows, exp(-746) < 2^-1075. */
+static const ElemConsts elem_f32 = {1.4426950408889634, 12582912.0, 0.693145751953125, 1.428606820309417232e-6,
+                                    -104, 89, 127, 23, exp_tail_f32, 6, 0.5, tanh_tail_f32, 5};
+static const ElemConsts elem_f64 = {1.4426950408889634, 6755399441055744.0, 0.693147180601954460144043,
+                                    -4.200915072681084729e-11, -746, 710, 1023, 52, exp_tail_f64, 11, 0.5,
+                                    tanh_tail_f64, 10};
+
+static const ElemConsts *elem_consts(DType dt) { return dt == DT_F64 ? &elem_f64 : &elem_f32; }
+
+static LLVMValueRef fconst(LLVMTypeRef t, double v) { return LLVMConstReal(t, v); }
+
+/* c[0] x^(n-1) + ... + c[n-1], with separate multiplies and adds */
+static LLVMValueRef horner(Cg *g, LLVMTypeRef t, const double *c, int n, LLVMValueRef x) {
+  LLVMValueRef p = fconst(t, c[0]);
+  for (int i = 1; i < n; i++) p = LLVMBuildFAdd(g->b, LLVMBuildFMul(g->b, p, x, ""), fconst(t, c[i]), "");
+  return p;
+}
+
+/* 2^k for an integer k in the normal exponent range, from its bits */
+static LLVMValueRef pow2_of(Cg *g, DType dt, const ElemConsts *c, LLVMValueRef k) {
+  LLVMTypeRef it = dt == DT_F64 ? g->i64 : g->i32;
+  LLVMValueRef e = LLVMBuildAdd(g->b, k, LLVMConstInt(it, (unsigned long long)c->bias, 0), "");
+  return LLVMBuildBitCast(g->b, LLVMBuildShl(g->b, e, LLVMConstInt(it, (unsigned long long)c->mant, 0), ""), elem_type(g, dt), "");
+}
+
+static LLVMValueRef clamp(Cg *g, LLVMValueRef x, LLVMValueRef lo, LLVMValueRef hi) {
+  x = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, lo, ""), lo, x, "");
+  return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, x, hi, ""), hi, x, ""); /* NaN passes */
+}
+
+static LLVMValueRef exp_inline(Cg *g, DType dt, LLVMValueRef x) {
+  const ElemConsts *c = elem_consts(dt);
+  LLVMTypeRef t = elem_type(g, dt), it = dt == DT_F64 ? g->i64 : g->i32;
+  x = clamp(g, x, fconst(t, c->x_min), fconst(t, c->x_max));
+  /* k = round(x / ln2): the shifter's last mantissa bit is worth 1, so the
+   * sum holds k in its low bits (no fptosi, which is poison on NaN) */
+  LLVMValueRef shifter = fconst(t, c->shifter);
+  LLVMValueRef big = LLVMBuildFAdd(g->b, LLVMBuildFMul(g->b, x, fconst(t, c->log2e), ""), shifter, "");
+  LLVMValueRef kf = LLVMBuildFSub(g->b, big, shifter, "");
+  LLVMValueRef k = LLVMBuildSub(g->b, LLVMBuildBitCast(g->b, big, it, ""), LLVMBuildBitCast(g->b, shifter, it, ""), "");
+  /* r = x - k ln2 = r_hi - k ln2_lo, where r_hi is exact; dr is what
+   * rounding r lost, added back next to the polynomial */
+  LLVMValueRef r_hi = LLVMBuildFSub(g->b, x, LLVMBuildFMul(g->b, kf, fconst(t, c->ln2_hi), ""), "");
+  LLVMValueRef k_lo = LLVMBuildFMul(g->b, kf, fconst(t, c->ln2_lo), "");
+  LLVMValueRef r = LLVMBuildFSub(g->b, r_hi, k_lo, "");
+  LLVMValueRef dr = LLVMBuildFSub(g->b, LLVMBuildFSub(g->b, r_hi, r, ""), k_lo, "");
+  LLVMValueRef r2 = LLVMBuildFMul(g->b, r, r, "");
+  LLVMValueRef tail = LLVMBuildFMul(g->b, r2, horner(g, t, c->exp_tail, c->nexp_tail, r), "");
+  tail = LLVMBuildFAdd(g->b, tail, dr, "");
+  /* 1 + r + tail, the rounding error of 1 + r kept (Fast2Sum: |r| < 1) */
+  LLVMValueRef p = LLVMBuildFAdd(g->b, fconst(t, 1), r, "");
+  LLVMValueRef dp = LLVMBuildFAdd(g->b, LLVMBuildFSub(g->b, fconst(t, 1), p, ""), r, "");
+  p = LLVMBuildFAdd(g->b, p, LLVMBuildFAdd(g->b, dp, tail, ""), "");
+  LLVMValueRef k1 = LLVMBuildAShr(g->b, k, LLVMConstInt(it, 1, 0), ""), k2 = LLVMBuildSub(g->b, k, k1, "");
+  p = LLVMBuildFMul(g->b, p, pow2_of(g, dt, c, k1), "");
+  return LLVMBuildFMul(g->b, p, pow2_of(g, dt, c, k2), "");
+}
+
+/* 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, so neither tail
+ * subtracts: e = e^-|x| never overflows, and sigmoid(-100) is e^-100 */
+static LLVMValueRef sigmoid_inline(Cg *g, DType dt, LLVMValueRef x) {
+  LLVMTypeRef t = elem_type(g, dt);
+  LLVMValueRef one = fconst(t, 1);
+  LLVMValueRef e = exp_inline(g, dt, LLVMBuildFNeg(g->b, intrinsic(g, "llvm.fabs", t, &x, 1), ""));
+  LLVMValueRef num = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, fconst(t, 0), ""), e, one, "");
+  return LLVMBuildFDiv(g->b, num, LLVMBuildFAdd(g->b, one, e, ""), "");
+}
+
+/* tanh|x| = (1 - e) / (1 + e), e = e^-2|x|, which reaches 1 exactly where
+ * tanh rounds to 1; below 1/2, where 1 - e would cancel, an odd polynomial
+ * keeps the relative accuracy down to the smallest x */
+static LLVMValueRef tanh_inline(Cg *g, DType dt, LLVMValueRef x) {
+  const ElemConsts *c = elem_consts(dt);
+  LLVMTypeRef t = elem_type(g, dt);
+  LLVMValueRef one = fconst(t, 1), ax = intrinsic(g, "llvm.fabs", t, &x, 1);
   LLVMValueRef x2 = LLVMBuildFMul(g->b, x, x, "");
-  static const double num[] = {-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
-                               5.12229709037114e-08,  1.48572235717979e-05, 6.37261928875436e-04,
-                               4.89352455891786e-03};
-  static const double den[] = {1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
-                               4.89352518554385e-03};
-  LLVMValueRef p = LLVMConstReal(t, num[0]), q = LLVMConstReal(t, den[0]);
-  for (int i = 1; i < 7; i++) p = intrinsic(g, "llvm.fmuladd", t, (LLVMValueRef[]){p, x2, LLVMConstReal(t, num[i])}, 3);
-  for (int i = 1; i < 4; i++) q = intrinsic(g, "llvm.fmuladd", t, (LLVMValueRef[]){q, x2, LLVMConstReal(t, den[i])}, 3);
-  return LLVMBuildFDiv(g->b, LLVMBuildFMul(g->b, p, x, ""), q, "");
+  LLVMValueRef x3q = LLVMBuildFMul(g->b, LLVMBuildFMul(g->b, x, x2, ""), horner(g, t, c->tanh_tail, c->ntanh_tail, x2), "");
+  LLVMValueRef small = LLVMBuildFAdd(g->b, x, x3q, "");
+  LLVMValueRef e = exp_inline(g, dt, LLVMBuildFMul(g->b, ax, fconst(t, -2), ""));
+  LLVMValueRef big = LLVMBuildFDiv(g->b, LLVMBuildFSub(g->b, one, e, ""), LLVMBuildFAdd(g->b, one, e, ""), "");
+  big = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, fconst(t, 0), ""), LLVMBuildFNeg(g->b, big, ""), big, "");
+  LLVMValueRef y = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, ax, fconst(t, c->tanh_small), ""), small, big, "");
+  return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOEQ, x, fconst(t, 0), ""), x, y, ""); /* tanh(-0) = -0 */
 }
 
 /* "file:line:col" of an instruction, for run-time error messages. */
@@ -293,13 +396,13 @@ static LLVMValueRef scalar_expr(Cg *g, const Nest *n, IrVal v) {
   LLVMValueRef zero = fl ? LLVMConstReal(t, 0) : LLVMConstInt(t, 0, 0), one = fl ? LLVMConstReal(t, 1) : LLVMConstInt(t, 1, 0);
   switch (in->op) {
   case IR_NEG: return fl ? LLVMBuildFNeg(g->b, a, "") : LLVMBuildNeg(g->b, a, "");
-  case IR_EXP: return intrinsic(g, "llvm.exp", t, &a, 1);
+  case IR_EXP: return exp_inline(g, dt, a);
   case IR_LOG: return intrinsic(g, "llvm.log", t, &a, 1);
   case IR_SQRT: return intrinsic(g, "llvm.sqrt", t, &a, 1);
   case IR_SIN: return intrinsic(g, "llvm.sin", t, &a, 1);
   case IR_COS: return intrinsic(g, "llvm.cos", t, &a, 1);
   case IR_LOG1P: return libm1(g, "log1p", dt, a);
-  case IR_TANH: return dt == DT_F32 ? fast_tanh_f32(g, a) : libm1(g, "tanh", dt, a);
+  case IR_TANH: return tanh_inline(g, dt, a);
   case IR_ABS: return fl ? intrinsic(g, "llvm.fabs", t, &a, 1) : LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, a, zero, ""), LLVMBuildNeg(g->b, a, ""), a, "");
   case IR_SIGN: {
     LLVMValueRef pos = fl ? LLVMBuildFCmp(g->b, LLVMRealOGT, a, zero, "") : LLVMBuildICmp(g->b, LLVMIntSGT, a, zero, "");
@@ -307,19 +410,11 @@ static LLVMValueRef scalar_expr(Cg *g, const Nest *n, IrVal v) {
     LLVMValueRef m1 = fl ? LLVMConstReal(t, -1) : LLVMConstInt(t, (unsigned long long)-1, 1);
     return LLVMBuildSelect(g->b, pos, one, LLVMBuildSelect(g->b, neg, m1, zero, ""), "");
   }
-  case IR_SIGMOID: { /* 1 / (1 + e^-x); in f32 (1 + tanh(x / 2)) / 2, which vectorises */
-    if (dt == DT_F32) {
-      LLVMValueRef half = LLVMConstReal(t, 0.5);
-      LLVMValueRef th = fast_tanh_f32(g, LLVMBuildFMul(g->b, a, half, ""));
-      return intrinsic(g, "llvm.fmuladd", t, (LLVMValueRef[]){th, half, half}, 3);
-    }
-    LLVMValueRef e = intrinsic(g, "llvm.exp", t, (LLVMValueRef[]){LLVMBuildFNeg(g->b, a, "")}, 1);
-    return LLVMBuildFDiv(g->b, one, LLVMBuildFAdd(g->b, one, e, ""), "");
-  }
+  case IR_SIGMOID: return sigmoid_inline(g, dt, a);
   case IR_RELU: return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, a, zero, ""), a, zero, "");
   case IR_SOFTPLUS: { /* max(x, 0) + log1p(e^-|x|), stable for any x */
     LLVMValueRef ab = intrinsic(g, "llvm.fabs", t, &a, 1);
-    LLVMValueRef e = intrinsic(g, "llvm.exp", t, (LLVMValueRef[]){LLVMBuildFNeg(g->b, ab, "")}, 1);
+    LLVMValueRef e = exp_inline(g, dt, LLVMBuildFNeg(g->b, ab, ""));
     LLVMValueRef mx = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, a, zero, ""), a, zero, "");
     return LLVMBuildFAdd(g->b, mx, libm1(g, "log1p", dt, e), "");
   }
@@ -896,6 +991,37 @@ static void emit_workspace_fn(Cg *g, const char *name) {
   LLVMBuildRet(g->b, total);
 }
 
+/* ---- the floating-point environment of an entry point -----------------------------------
+ *
+ * Subnormal operands make x86 arithmetic many times slower, and long
+ * training drifts weights and Adam's moments into them, so an entry point
+ * runs with MXCSR set to flush-to-zero and denormals-are-zero, rounding to
+ * nearest (which exp_inline's shifter relies on) and every exception
+ * masked (vector code computes lanes it then discards); the caller's own
+ * MXCSR is put back at every return. Intrinsics, not a runtime helper: a
+ * library needs no symbol from the runtime for this. */
+
+enum { MXCSR_ENTRY = 0x8000 /* FTZ */ | 0x1F80 /* exceptions masked */ | 0x0040 /* DAZ */ };
+
+static void mxcsr_intrinsic(Cg *g, const char *name, LLVMValueRef where) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->mod, id, NULL, 0);
+  LLVMBuildCall2(g->b, LLVMFunctionType(g->vd, &g->ptr, 1, 0), fn, &where, 1, "");
+}
+
+static void fp_env_enter(Cg *g) {
+  if (!g->ftz) return;
+  g->saved_csr = LLVMBuildAlloca(g->b, g->i32, "caller_mxcsr");
+  mxcsr_intrinsic(g, "llvm.x86.sse.stmxcsr", g->saved_csr);
+  LLVMValueRef ours = LLVMBuildAlloca(g->b, g->i32, "mxcsr");
+  LLVMBuildStore(g->b, LLVMConstInt(g->i32, MXCSR_ENTRY, 0), ours);
+  mxcsr_intrinsic(g, "llvm.x86.sse.ldmxcsr", ours);
+}
+
+static void fp_env_leave(Cg *g) {
+  if (g->ftz) mxcsr_intrinsic(g, "llvm.x86.sse.ldmxcsr", g->saved_csr);
+}
+
 static void emit_main_fn(Cg *g, const char *name) {
   const IrFunc *f = g->f;
   const Schedule *s = g->s;
@@ -912,6 +1038,7 @@ static void emit_main_fn(Cg *g, const char *name) {
   g->ws_arg = LLVMGetParam(g->fn, 4);
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry"));
   g->fail_bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "fail");
+  fp_env_enter(g);
   load_dims(g);
   /* storage pointers: caller buffers and workspace slots */
   g->ptrs = arena_alloc(g->a, sizeof(LLVMValueRef) * (size_t)(f->nv + 1));
@@ -941,8 +1068,10 @@ static void emit_main_fn(Cg *g, const char *name) {
   /* results that are views, inputs, params, constants or repeated */
   for (int i = 0; i < s->ncopies; i++)
     copy_value_to(g, load_ptr_arg(g, g->outputs_arg, s->copy_to[i]), s->copies[i]);
+  fp_env_leave(g);
   LLVMBuildRet(g->b, LLVMConstInt(g->i32, 0, 0));
   LLVMPositionBuilderAtEnd(g->b, g->fail_bb);
+  fp_env_leave(g);
   LLVMBuildRet(g->b, LLVMConstInt(g->i32, 1, 0));
 }
 
@@ -959,7 +1088,7 @@ static void set_llvm_options(void) {
   LLVMParseCommandLineOptions(2, argv, NULL);
 }
 
-static LLVMTargetMachineRef host_machine(Diags *d, bool pic, int opt) {
+static LLVMTargetMachineRef host_machine(Diags *d, bool pic, int opt, const char *cpu_name) {
   set_llvm_options();
   LLVMInitializeNativeTarget();
   LLVMInitializeNativeAsmPrinter();
@@ -972,7 +1101,9 @@ static LLVMTargetMachineRef host_machine(Diags *d, bool pic, int opt) {
     LLVMDisposeMessage(triple);
     return NULL;
   }
-  char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+  /* another CPU gets its own default features, not the host's */
+  char *cpu = cpu_name ? LLVMCreateMessage(cpu_name) : LLVMGetHostCPUName();
+  char *features = cpu_name ? LLVMCreateMessage("") : LLVMGetHostCPUFeatures();
   LLVMCodeGenOptLevel level = opt <= 0 ? LLVMCodeGenLevelNone : opt == 1 ? LLVMCodeGenLevelLess : opt == 2 ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelAggressive;
   LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, level,
                                                     pic ? LLVMRelocPIC : LLVMRelocDefault, LLVMCodeModelDefault);
@@ -1014,7 +1145,7 @@ static void emit_model_globals(Cg *g, const CgUnit *units, int nunits, const cha
 
 bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d) {
   int errors = d->nerrors;
-  LLVMTargetMachineRef tm = host_machine(d, opt->pic, opt->opt_level);
+  LLVMTargetMachineRef tm = host_machine(d, opt->pic, opt->opt_level, opt->cpu);
   if (!tm) return false;
   Cg g = {.a = a, .d = d};
   g.ctx = LLVMContextCreate();
@@ -1030,6 +1161,7 @@ bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a,
   g.vd = LLVMVoidTypeInContext(g.ctx);
   g.loop_md_vectorize = vectorize_md(&g);
   char *triple = LLVMGetTargetMachineTriple(tm);
+  g.ftz = !opt->keep_subnormals && strncmp(triple, "x86_64", 6) == 0;
   LLVMSetTarget(g.mod, triple);
   LLVMDisposeMessage(triple);
   LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
