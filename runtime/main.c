@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dml_runtime.h"
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 extern const char dml_model_spec[];
 extern const DmlEntry dml_model_entries[];
@@ -360,7 +363,18 @@ static void blas_threads(int n) {
     openblas_set_num_threads(1);
 }
 
+/* Long training drifts weights and Adam's moments into subnormal numbers,
+ * which make every operation on them many times slower (a step of the
+ * digits MLP 20 times slower after 1500 epochs): the whole run flushes them
+ * to zero (MXCSR's FTZ and DAZ), as the generated entry points do. */
+static void flush_subnormals(void) {
+#ifdef __SSE__
+  _mm_setcsr(_mm_getcsr() | 0x8000 /* FTZ */ | 0x0040 /* DAZ */);
+#endif
+}
+
 int main(int argc, char **argv) {
+  flush_subnormals();
   const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
   prog = slash ? slash + 1 : argc > 0 ? argv[0] : "model";
   Model m;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build the digits MLP as a shared library with its header, compile a C
-# program against the header, run it. Then the CNN: the workspace --stats
+# program against the header, run it. Then the floating-point environment
+# of entry points (fp_env.c), and the CNN: the workspace --stats
 # reports must be what its _workspace function asks for (convolution
 # scratch included).
 set -e
@@ -12,6 +13,10 @@ trap 'rm -rf "$tmp"' EXIT
 test -f "$tmp/mlp_digits.h"
 cc -std=c11 -Wall -Werror ${DMLC_TEST_CFLAGS:-} -I"$tmp" -o "$tmp/use_mlp" "$top/tests/lib/use_mlp.c" -L"$tmp" -lmlp_digits -lm
 LD_LIBRARY_PATH="$tmp" "$tmp/use_mlp"
+
+"$dmlc" build "$top/tests/lib/fp_env.dml" --lib -o "$tmp/libfp_env.so"
+cc -std=c11 -Wall -Werror ${DMLC_TEST_CFLAGS:-} -I"$tmp" -o "$tmp/fp_env" "$top/tests/lib/fp_env.c" -L"$tmp" -lfp_env -lm
+LD_LIBRARY_PATH="$tmp" "$tmp/fp_env"
 
 for n in 64 5; do
   "$dmlc" build "$top/examples/cnn_digits.dml" --lib --stats --dim n=$n -o "$tmp/libcnn_digits.so" >"$tmp/stats"

@@ -158,6 +158,29 @@ EOF
   "$dmlc" build "$work/lsq.dml" -o "$work/lsq" || fail "build lsq"
   expect 0 "^converged after 1 iteration: gradient norm" -- "$work/lsq" train
   ;;
+flush_subnormals)
+  # w starts subnormal and gets no gradient (relu(w - 1) is flat there), so
+  # SGD leaves it as it is unless the executable's own arithmetic flushes
+  # subnormals to zero (MXCSR's FTZ and DAZ, runtime/main.c): then it is 0
+  seq 1 8 | awk '{ print $1, 2 * $1 }' >"$work/line.csv"
+  cat >"$work/ftz.dml" <<EOF
+param a: f32 = zeros
+param w: f32 = constant(1e-40)
+loss(x: f32[n, 1], y: f32[n]) { mse(x @ reshape(a, 1), y) + relu(w - 1) }
+train {
+    data      = csv("$work/line.csv", delimiter = " ", x = cols(0, 1), y = col(1))
+    optimizer = sgd(lr = 0.01)
+    epochs    = 2
+    batch     = 4
+}
+EOF
+  "$dmlc" build "$work/ftz.dml" -o "$work/ftz" || fail "build ftz"
+  "$work/ftz" train --quiet --save "$work/ftz.st" || fail "training failed"
+  # w is the last param: the last 4 bytes of the checkpoint
+  w=$(tail -c 4 "$work/ftz.st" | od -An -t x4 | tr -d ' ')
+  [ "$w" = 00000000 ] || [ "$w" = 80000000 ] || fail "the subnormal w is $w after training, not 0"
+  echo "a subnormal param is 0 after training"
+  ;;
 l1_sparsity)
   build logreg_l1
   "$work/logreg_l1" train --log "$work/log.csv" --save "$work/l1.st" >"$work/out" || fail "training failed"
