@@ -115,7 +115,7 @@ static LLVMValueRef libm1(Cg *g, const char *base, DType dt, LLVMValueRef x) {
 /* ---- exp, sigmoid and tanh as plain arithmetic ---------------------------------------
  *
  * A call to expf or tanhf keeps a loop scalar, so these are written out
- * as instructions that vectorise, accurate to about an ulp over the whole
+ * as instructions that vectorise, within about two ulps over the whole
  * range (tests/math_sweep.c measures them). exp(x) = 2^k e^r with
  * k = round(x / ln2) and r = x - k ln2, ln2 split in two (Cody and Waite)
  * so that k * ln2_hi is exact; e^r = 1 + r + r^2 P(r) on |r| <= ln2/2;
