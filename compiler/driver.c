@@ -4,6 +4,7 @@
  * check (front_check), then whatever the subcommand asks for. Later phases
  * (lowering, autodiff, codegen) slot in as further steps of the same list. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -20,6 +21,10 @@
 #include "simplify.h"
 #include "autodiff/autodiff.h"
 #include "parser.h"
+#include "outfile.h"
+#include "sha256.h"
+
+extern char **environ; /* for fexecve */
 
 static const char *usage_text =
     "usage: dmlc <command> [options] FILE...\n"
@@ -292,6 +297,20 @@ static const char *model_name(Arena *a, const char *path) {
   return name;
 }
 
+/* A new empty file in TMPDIR (or /tmp) named dmlc-XXXXXX followed by
+ * suffix, for what a build makes on the way; NULL with a diagnostic. */
+static const char *temp_file(Front *f, const char *suffix) {
+  const char *dir = getenv("TMPDIR");
+  char *path = arena_printf(&f->arena, "%s/dmlc-XXXXXX%s", dir && *dir ? dir : "/tmp", suffix);
+  int fd = mkstemps(path, (int)strlen(suffix));
+  if (fd >= 0) {
+    close(fd);
+    return path;
+  }
+  diag_error(&f->diags, (Span){0}, "cannot create a temporary file %s: %s", path, strerror(errno));
+  return NULL;
+}
+
 static int emit_native(const Options *o, const char *stdlib_dir) {
   if (o->nfiles != 1) return usage_error("emit takes exactly one file: dmlc emit %s model.dml", o->what);
   Front f;
@@ -306,13 +325,11 @@ static int emit_native(const Options *o, const char *stdlib_dir) {
       status = 0;
     } else {
       bool asm_out = strcmp(o->what, "asm") == 0;
-      char tmp[] = "/tmp/dmlc-asm-XXXXXX";
-      int fd = asm_out ? mkstemp(tmp) : -1;
-      if (fd >= 0) close(fd);
+      const char *tmp = asm_out ? temp_file(&f, ".s") : NULL;
       CgOptions co = {.opt_level = o->opt_level, .emit = asm_out ? CG_EMIT_ASM : CG_EMIT_LLVM, .output = tmp,
                       .module_name = o->files[0]};
       fflush(stdout);
-      if (cg_compile(units, n, &co, &f.arena, &f.diags)) {
+      if ((tmp || !asm_out) && cg_compile(units, n, &co, &f.arena, &f.diags)) {
         status = 0;
         if (asm_out) {
           FILE *in = fopen(tmp, "r");
@@ -322,7 +339,7 @@ static int emit_native(const Options *o, const char *stdlib_dir) {
           if (in) fclose(in);
         }
       }
-      if (asm_out) unlink(tmp);
+      if (tmp) unlink(tmp);
     }
   }
   if (flush(&f, o)) status = 1;
@@ -408,18 +425,32 @@ static int64_t planned_bytes(const Schedule *s, const DimEnv *env) {
   return total + scratch;
 }
 
-/* Link OBJ into OUT (a library or an executable) through OUT.tmp, so a
- * failed link leaves no half-written output. */
-static bool link_output(Front *f, const char *obj, const char *out, bool shared) {
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s.tmp", out);
-  bool ok = link_with_runtime(obj, tmp, shared, &f->arena, &f->diags);
-  if (ok && rename(tmp, out) != 0) {
+/* Compile the units into out: an object (-c), or an object linked into a
+ * library or an executable. out is written as outfile.h says (replaced
+ * whole, a device or FIFO written in place), so a failed build leaves an
+ * earlier output as it was. */
+static bool write_native(Front *f, CgUnit *units, int n, CgOptions co, const char *out, bool object, bool shared) {
+  OutFile file;
+  const char *why = outfile_open(&file, out);
+  if (why) {
+    diag_error(&f->diags, (Span){0}, "cannot write %s: %s", out, why);
+    return false;
+  }
+  const char *path = outfile_path_for_program(&file);
+  if (!path) {
     diag_error(&f->diags, (Span){0}, "cannot write %s: %s", out, strerror(errno));
+    outfile_discard(&file);
+    return false;
+  }
+  co.output = object ? path : temp_file(f, ".o");
+  bool ok = co.output && cg_compile(units, n, &co, &f->arena, &f->diags);
+  if (ok && !object) ok = link_with_runtime(co.output, path, shared, &f->arena, &f->diags);
+  if (!object && co.output) unlink(co.output);
+  if (!ok) outfile_discard(&file);
+  else if ((why = outfile_commit(&file)) != NULL) {
+    diag_error(&f->diags, (Span){0}, "cannot write %s: %s", out, why);
     ok = false;
   }
-  unlink(obj);
-  unlink(tmp);
   return ok;
 }
 
@@ -438,28 +469,15 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
       build_units(&f.prog, &f.arena, &f.diags, o->sema, name,
                   exe && model_wants_hvp(&f.prog) ? HVP_REQUIRED : o->lib || model_wants_hvp(&f.prog) ? HVP_IF_POSSIBLE : HVP_NONE,
                   &units, &n)) {
-    char obj[PATH_MAX];
-    snprintf(obj, sizeof obj, "%s%s", out, o->object ? ".tmp" : ".o.tmp");
     const char *spec = exe ? model_spec(&f.prog, units, n, name, o->sema.model_float, &f.arena, &f.diags) : NULL;
-    CgOptions co = {.opt_level = o->opt_level, .pic = true, .emit = CG_EMIT_OBJECT, .output = obj,
-                    .module_name = o->files[0], .model_spec = spec};
-    bool ok = (!exe || spec) && cg_compile(units, n, &co, &f.arena, &f.diags);
-    if (ok && !o->object) {
-      ok = link_output(&f, obj, out, o->lib);
-      if (ok && o->lib) { /* NAME.h beside the library, named after the model */
-        const char *slash = strrchr(out, '/');
-        const char *header = slash ? arena_printf(&f.arena, "%.*s/%s.h", (int)(slash - out), out, name)
-                                   : arena_printf(&f.arena, "%s.h", name);
-        ok = link_write_header(header, name, o->files[0], units, n, &f.prog, &f.diags);
-      }
-    } else if (ok) {
-      ok = rename(obj, out) == 0;
-      if (!ok) {
-        diag_error(&f.diags, (Span){0}, "cannot write %s: %s", out, strerror(errno));
-        unlink(obj);
-      }
-    } else {
-      unlink(obj);
+    CgOptions co = {.opt_level = o->opt_level, .pic = true, .emit = CG_EMIT_OBJECT, .module_name = o->files[0],
+                    .model_spec = spec};
+    bool ok = (!exe || spec) && write_native(&f, units, n, co, out, o->object, o->lib);
+    if (ok && o->lib) { /* NAME.h beside the library, named after the model */
+      const char *slash = strrchr(out, '/');
+      const char *header = slash ? arena_printf(&f.arena, "%.*s/%s.h", (int)(slash - out), out, name)
+                                 : arena_printf(&f.arena, "%s.h", name);
+      ok = link_write_header(header, name, o->files[0], units, n, &f.prog, &f.diags);
     }
     if (ok && o->stats) {
       DimEnv env = o->gc.dims;
@@ -493,24 +511,139 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
   return h;
 }
 
+/* The folders of path that are missing, made readable by the user only. */
 static bool make_dirs(char *path) {
   for (char *p = path + 1; *p; p++) {
     if (*p != '/') continue;
     *p = 0;
-    bool ok = mkdir(path, 0755) == 0 || errno == EEXIST;
+    bool ok = mkdir(path, 0700) == 0 || errno == EEXIST;
     *p = '/';
     if (!ok) return false;
   }
-  return mkdir(path, 0755) == 0 || errno == EEXIST;
+  return mkdir(path, 0700) == 0 || errno == EEXIST;
 }
 
-/* The cache folder: $DMLC_CACHE, $XDG_CACHE_HOME/dmlc or ~/.cache/dmlc. */
+/* The cache folder: $DMLC_CACHE, $XDG_CACHE_HOME/dmlc, ~/.cache/dmlc, or
+ * without a home (cron, services) $TMPDIR/dmlc-cache-UID. */
 static const char *cache_dir(Arena *a) {
   const char *env = getenv("DMLC_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  const char *tmp = getenv("TMPDIR");
   if (env && *env) return env;
   if (xdg && *xdg) return arena_printf(a, "%s/dmlc", xdg);
   if (home && *home) return arena_printf(a, "%s/.cache/dmlc", home);
-  return arena_printf(a, "/tmp/dmlc-cache-%d", (int)getuid());
+  return arena_printf(a, "%s/dmlc-cache-%d", tmp && *tmp ? tmp : "/tmp", (int)geteuid());
+}
+
+/* Whoever can write to the cache folder can replace the executables `run`
+ * starts, so, as ssh does with ~/.ssh, the folder is used only if it is
+ * the user's own and nobody else can write to it. */
+static bool cache_dir_is_private(const char *dir) {
+  struct stat st;
+  bool found = stat(dir, &st) == 0;
+  if (!found || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "dmlc: cannot use the cache folder %s: %s\n", dir, found ? "it is not a folder" : strerror(errno));
+    return false;
+  }
+  if (st.st_uid != geteuid()) {
+    fprintf(stderr,
+            "dmlc: refusing the cache folder %s: it belongs to user %ld, not to you (user %ld), who could replace the "
+            "executables dmlc runs from it\nhint: remove it, or set DMLC_CACHE to a folder of your own\n",
+            dir, (long)st.st_uid, (long)geteuid());
+    return false;
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    fprintf(stderr,
+            "dmlc: refusing the cache folder %s: others can write to it (mode %04o) and could replace the executables "
+            "dmlc runs from it\nhint: chmod go-w %s\n",
+            dir, (unsigned)(st.st_mode & 07777), dir);
+    return false;
+  }
+  return true;
+}
+
+/* Whether the file open on fd is a regular file of the user's that no one
+ * else can write; why not, if not. */
+static const char *not_own_file(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return strerror(errno);
+  if (!S_ISREG(st.st_mode)) return "it is not a regular file";
+  if (st.st_uid != geteuid()) return "it belongs to another user";
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) return "others can write to it";
+  return NULL;
+}
+
+/* The SHA-256 recorded when exe was built, from exe.sha256 (in the format
+ * of sha256sum); false if there is none to trust. */
+static bool recorded_digest(Arena *a, const char *exe, char hex[65]) {
+  int fd = open(arena_printf(a, "%s.sha256", exe), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  char line[66] = {0};
+  bool ok = fd >= 0 && !not_own_file(fd) && read(fd, line, 65) == 65 && line[64] == ' ';
+  if (fd >= 0) close(fd);
+  memcpy(hex, line, 64);
+  hex[64] = 0;
+  return ok;
+}
+
+/* Record exe's SHA-256 beside it, for cached_executable to compare. */
+static bool record_digest(Arena *a, const char *exe) {
+  char hex[65];
+  int fd = open(exe, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  bool ok = fd >= 0 && sha256_fd(fd, hex);
+  if (fd >= 0) close(fd);
+  const char *sum = arena_printf(a, "%s.sha256", exe), *slash = strrchr(exe, '/');
+  OutFile file;
+  const char *why = ok ? outfile_open(&file, sum) : strerror(errno);
+  if (!why) {
+    fprintf(file.stream, "%s  %s\n", hex, slash ? slash + 1 : exe);
+    why = outfile_commit(&file);
+  }
+  if (why) fprintf(stderr, "dmlc: cannot write %s: %s\n", sum, why);
+  return !why;
+}
+
+/* The cached executable open for running (fexecve runs the file checked,
+ * whatever is renamed meanwhile), if it is the user's, no one else can
+ * write it, and its bytes are those recorded at its build; -1 if it must
+ * be built (absent, or its digest was never recorded), -2 if refused. */
+static int cached_executable(Arena *a, const char *exe) {
+  int fd = open(exe, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  char want[65], got[65];
+  if (fd < 0 && errno == ENOENT) return -1;
+  const char *why = fd < 0 ? (errno == ELOOP ? "it is a symbolic link" : strerror(errno)) : not_own_file(fd);
+  if (!why && !recorded_digest(a, exe, want)) {
+    close(fd);
+    return -1;
+  }
+  if (!why && !sha256_fd(fd, got)) why = strerror(errno);
+  if (!why && strcmp(want, got) != 0)
+    why = arena_printf(a, "its SHA-256 is not the one recorded in %s.sha256 when dmlc built it", exe);
+  if (!why) return fd;
+  fprintf(stderr, "dmlc: refusing to run the cached executable %s: %s\nhint: remove it to build it again\n", exe, why);
+  if (fd >= 0) close(fd);
+  return -2;
+}
+
+/* The cache key: FNV-1a over everything that shapes the build. */
+static uint64_t cache_key(const Front *f, const Options *o, Arena *a) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  h = fnv1a(h, DMLC_VERSION, sizeof DMLC_VERSION);
+  int knobs[2] = {o->sema.model_float, o->opt_level};
+  h = fnv1a(h, knobs, sizeof knobs);
+  for (int i = 0; i < f->nsources; i++) { /* by full path: data files are named relative to the source */
+    char full[PATH_MAX];
+    const char *name = realpath(f->sources[i]->name, full) ? full : f->sources[i]->name;
+    h = fnv1a(h, name, strlen(name) + 1);
+    h = fnv1a(h, f->sources[i]->text, f->sources[i]->len);
+  }
+  /* a rebuilt dmlc or runtime makes new executables */
+  const char *tools[2] = {"/proc/self/exe", arena_printf(a, "%s/libdmlrt.a", link_runtime_dir(a))};
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    if (stat(tools[i], &st) != 0) continue;
+    int64_t stamp[3] = {(int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec};
+    h = fnv1a(h, stamp, sizeof stamp);
+  }
+  return h;
 }
 
 /* dmlc run FILE [-- ARGS]: build into the cache (unless the same sources
@@ -522,38 +655,17 @@ static int cmd_run(const Options *o, const char *stdlib_dir) {
   front_init(&f, stdlib_dir);
   int status = 1;
   if (load_and_check(&f, o->files[0], o, true)) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv1a(h, DMLC_VERSION, sizeof DMLC_VERSION);
-    int knobs[2] = {o->sema.model_float, o->opt_level};
-    h = fnv1a(h, knobs, sizeof knobs);
-    for (int i = 0; i < f.nsources; i++) { /* by full path: data files are named relative to the source */
-      char full[PATH_MAX];
-      const char *name = realpath(f.sources[i]->name, full) ? full : f.sources[i]->name;
-      h = fnv1a(h, name, strlen(name) + 1);
-      h = fnv1a(h, f.sources[i]->text, f.sources[i]->len);
-    }
-    /* a rebuilt dmlc or runtime makes new executables */
-    const char *tools[2] = {"/proc/self/exe", arena_printf(&f.arena, "%s/libdmlrt.a", link_runtime_dir(&f.arena))};
-    for (int i = 0; i < 2; i++) {
-      struct stat st;
-      if (stat(tools[i], &st) != 0) continue;
-      int64_t stamp[3] = {(int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec};
-      h = fnv1a(h, stamp, sizeof stamp);
-    }
     char *dir = (char *)cache_dir(&f.arena);
-    const char *exe = arena_printf(&f.arena, "%s/%s-%016llx", dir, model_name(&f.arena, o->files[0]), (unsigned long long)h);
-    status = 0;
-    if (access(exe, X_OK) != 0) {
-      if (!make_dirs(dir)) {
-        fprintf(stderr, "dmlc: cannot create the cache folder %s: %s\n", dir, strerror(errno));
-        status = 1;
-      } else {
-        Options b = *o;
-        b.output = exe;
-        status = cmd_build(&b, stdlib_dir);
-      }
+    const char *exe = arena_printf(&f.arena, "%s/%s-%016llx", dir, model_name(&f.arena, o->files[0]),
+                                   (unsigned long long)cache_key(&f, o, &f.arena));
+    int fd = -2;
+    if (!make_dirs(dir)) fprintf(stderr, "dmlc: cannot create the cache folder %s: %s\n", dir, strerror(errno));
+    else if (cache_dir_is_private(dir) && (fd = cached_executable(&f.arena, exe)) == -1) {
+      Options b = *o;
+      b.output = exe;
+      if (cmd_build(&b, stdlib_dir) == 0 && record_digest(&f.arena, exe)) fd = cached_executable(&f.arena, exe);
     }
-    if (status == 0) {
+    if (fd >= 0) {
       char **args = calloc((size_t)o->nrun_args + 3, sizeof *args);
       args[0] = (char *)model_name(&f.arena, o->files[0]); /* messages name the model, not the cache file */
       int n = 1;
@@ -561,10 +673,10 @@ static int cmd_run(const Options *o, const char *stdlib_dir) {
       for (int i = 0; i < o->nrun_args; i++) args[n++] = o->run_args[i];
       fflush(stdout);
       fflush(stderr);
-      execv(exe, args);
+      fexecve(fd, args, environ);
       fprintf(stderr, "dmlc: cannot run %s: %s\n", exe, strerror(errno));
       free(args);
-      status = 1;
+      close(fd);
     }
   }
   if (flush(&f, o)) status = 1;

@@ -7,13 +7,13 @@
  * every field, offset and size is checked and errors name the file. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "dml_runtime.h"
+#include "outfile.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; add byte swapping");
 
@@ -130,63 +130,35 @@ static bool build_header(const CkTensor *t, int n, const CkMeta *meta, int nmeta
   return fclose(f) == 0;
 }
 
-static bool write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
-
-/* The header length, header and data into f, then flushed to the disk. */
-static bool write_contents(FILE *f, const char *header, size_t header_len, const CkTensor *t, int n) {
+/* The header length, header and data into f (a failed write leaves f's
+ * error set, which the commit reports). */
+static void write_contents(FILE *f, const char *header, size_t header_len, const CkTensor *t, int n) {
   uint64_t le_len = header_len; /* the machine is little-endian, see the static assertion */
-  if (!write_all(f, &le_len, 8) || !write_all(f, header, header_len)) return false;
+  fwrite(&le_len, 8, 1, f);
+  fwrite(header, 1, header_len, f);
   for (int i = 0; i < n; i++) {
     uint64_t bytes = 0;
     tensor_bytes(t[i].type, t[i].rank, t[i].dims, &bytes);
-    if (!write_all(f, t[i].data, bytes)) return false;
+    if (bytes) fwrite(t[i].data, 1, bytes, f);
   }
-  return fflush(f) == 0 && fsync(fileno(f)) == 0;
-}
-
-/* The folder holding path, so the rename itself can be made durable. */
-static bool sync_folder(const char *path) {
-  const char *slash = strrchr(path, '/');
-  char *folder = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-  if (!folder) return false;
-  int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  free(folder);
-  if (fd < 0) return false;
-  /* Some file systems cannot sync a directory; that is not a failed save. */
-  bool ok = fsync(fd) == 0 || errno == EINVAL;
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return ok;
-}
-
-/* Write everything into tmp and flush it to the disk; 0 or an errno. */
-static int write_file(const char *tmp, const char *header, size_t header_len, const CkTensor *t, int n) {
-  FILE *f = fopen(tmp, "wbe");
-  if (!f) return errno;
-  errno = 0;
-  int e = write_contents(f, header, header_len, t, n) ? 0 : errno ? errno : EIO;
-  if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-  return e;
 }
 
 bool ckpt_save(const char *path, const CkTensor *t, int n, const CkMeta *meta, int nmeta) {
   if (!check_save_arguments(path, t, n, meta, nmeta)) return false;
-  char *header = NULL, *tmp = NULL;
+  char *header = NULL;
   size_t header_len = 0;
-  bool built = build_header(t, n, meta, nmeta, &header, &header_len);
-  if (!built || asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+  if (!build_header(t, n, meta, nmeta, &header, &header_len)) {
     free(header);
     return rt_error("cannot write %s: out of memory", path);
   }
-  int e = write_file(tmp, header, header_len, t, n);
-  if (!e && rename(tmp, path) != 0) e = errno;
-  if (e) unlink(tmp); /* after a successful rename there is no temporary left */
-  else if (!sync_folder(path)) e = errno ? errno : EIO;
-  if (e) rt_error("cannot write %s: %s", path, strerror(e));
-  free(tmp);
+  OutFile out;
+  const char *why = outfile_open(&out, path);
+  if (!why) {
+    write_contents(out.stream, header, header_len, t, n);
+    why = outfile_commit(&out);
+  }
   free(header);
-  return !e;
+  return !why || rt_error("cannot write %s: %s", path, why);
 }
 
 /* ---- loading ------------------------------------------------------------------ */

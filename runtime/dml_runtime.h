@@ -133,9 +133,10 @@ typedef struct Checkpoint {
   int nmeta;
 } Checkpoint;
 
-/* Write a safetensors file atomically: PATH.tmp.PID, fsync, rename over
- * PATH (and fsync the folder). Tensors in the order given, little-endian,
- * dtypes F32/F64/I32. On failure nothing is left behind. */
+/* Write a safetensors file as outfile.h writes every output: whole into
+ * PATH.tmp.PID, synced, renamed over PATH (a symbolic link followed, a
+ * device or FIFO written in place). Tensors in the order given,
+ * little-endian, dtypes F32/F64/I32. On failure nothing is left behind. */
 bool ckpt_save(const char *path, const CkTensor *t, int n, const CkMeta *meta, int nmeta);
 /* Read and validate a whole safetensors file: a truncated file, a header
  * that is not JSON, offsets out of range or overlapping, a dtype other
@@ -157,7 +158,7 @@ typedef struct EpochRow {
 /* An SVG with two panels: train and validation loss per epoch (log scale
  * when they span more than a factor 20), and the validation metric
  * (`metric` names it: "accuracy", "rmse"; NULL: no second panel). Axes
- * with ticks, labels, a legend, a title. Written atomically. */
+ * with ticks, labels, a legend, a title. Written as outfile.h writes every output. */
 bool plot_svg(const char *path, const char *title, const EpochRow *rows, int n, const char *metric);
 
 /* ---- the model an executable was built from (model.c) ---------------------------- */

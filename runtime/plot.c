@@ -13,8 +13,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "dml_runtime.h"
+#include "outfile.h"
 
 enum { MAX_TICKS = 64, LABEL_LEN = 48 };
 
@@ -552,27 +552,15 @@ static void put_svg(FILE *f, const char *title, const EpochRow *rows, int n, con
 
 /* ---- the file ----------------------------------------------------------------- */
 
-/* PATH.tmp.PID, synced, then renamed over PATH: a reader never sees half a picture. */
+/* Written whole or not at all (outfile.h): a reader never sees half a picture. */
 bool plot_svg(const char *path, const char *title, const EpochRow *rows, int n, const char *metric) {
   if (!title) title = "";
   if (n < 0 || !rows) n = 0;
-  size_t size = strlen(path) + 32;
-  char *tmp = malloc(size);
-  if (!tmp) return rt_error("cannot write %s: %s", path, strerror(ENOMEM));
-  snprintf(tmp, size, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  int err = 0;
-  if (!f) {
-    err = errno;
-  } else {
-    errno = 0;
-    put_svg(f, title, rows, n, metric);
-    if (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0) err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) unlink(tmp);
+  OutFile out;
+  const char *why = outfile_open(&out, path);
+  if (!why) {
+    put_svg(out.stream, title, rows, n, metric);
+    why = outfile_commit(&out);
   }
-  free(tmp);
-  if (err) return rt_error("cannot write %s: %s", path, strerror(err));
-  return true;
+  return !why || rt_error("cannot write %s: %s", path, why);
 }

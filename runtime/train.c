@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "dml_kernels.h"
 #include "dml_runtime.h"
+#include "outfile.h"
 
 enum { MAX_INPUTS = 16, MAX_SYMS = 16 };
 
@@ -598,10 +599,82 @@ static void clear_progress(Progress *p) {
   if (p->on) fputs("\r\033[K", stderr);
 }
 
-static bool write_log_row(FILE *log, const EpochRow *r) {
-  if (!log) return true;
-  fprintf(log, "%d,%.9g,%.9g,%.9g,%.3f\n", r->epoch, r->train_loss, r->val_loss, r->val_metric, r->seconds);
-  return fflush(log) == 0;
+/* ---- what training writes as it goes: the log and the picture ---------------------- */
+
+/* The SVG is redrawn at most this often during training, and at its end:
+ * a picture of every epoch, each a rewrite of the whole file, cost more
+ * than the epochs of a small model. */
+#define PLOT_INTERVAL 5.0 /* seconds */
+
+typedef struct Record {
+  const RunConfig *c;
+  const char *title, *metric; /* of the picture; metric NULL: none */
+  OutFile log;
+  bool logging;
+  bool second_order;          /* iterations: 17 digits and a grad_norm column */
+  EpochRow *rows;             /* everything so far, for the picture */
+  int nrows, cap;
+  double t0, plotted;         /* when training started, when the picture was drawn */
+} Record;
+
+/* Every output of a run, before the data are read and anything is
+ * trained: an unwritable --save must not cost the whole run. */
+static bool check_outputs(const RunConfig *c) {
+  const char *paths[3] = {c->log_path, c->plot_path, c->save_path};
+  for (int i = 0; i < 3; i++) {
+    const char *why = paths[i] ? outfile_check(paths[i]) : NULL;
+    if (why) return rt_error("cannot write %s: %s", paths[i], why);
+  }
+  return true;
+}
+
+/* The log is named at once, with its header, and then grows a line per
+ * epoch, so that it can be followed during training; it is created only
+ * now that training is ready to start. */
+static bool record_open(Record *r, const Session *s) {
+  const RunConfig *c = s->c;
+  *r = (Record){.c = c, .title = s->m->name, .metric = strcmp(s->m->metric, "none") ? s->m->metric : NULL,
+                .second_order = c->second_order, .t0 = now()};
+  r->plotted = r->t0;
+  r->cap = (c->second_order ? c->so2.max_iters : c->epochs) + 2;
+  r->rows = calloc((size_t)r->cap, sizeof *r->rows);
+  if (!r->rows) return rt_error("out of memory for the training log");
+  const char *why = c->log_path ? outfile_open(&r->log, c->log_path) : NULL;
+  if (c->log_path && !why) {
+    fprintf(r->log.stream, "epoch,train_loss,val_loss,val_metric,seconds%s\n", r->second_order ? ",grad_norm" : "");
+    why = outfile_publish(&r->log);
+  }
+  r->logging = c->log_path && !why;
+  return !why || rt_error("cannot write %s: %s", c->log_path, why);
+}
+
+/* One epoch (iteration): a line of the log, and the picture when it is due. */
+static bool record_row(Record *r, const EpochRow *row, double grad_norm) {
+  if (r->nrows < r->cap) r->rows[r->nrows++] = *row;
+  if (r->logging) {
+    FILE *f = r->log.stream;
+    if (r->second_order)
+      fprintf(f, "%d,%.17g,%.17g,%.17g,%.3f,%.6g\n", row->epoch, row->train_loss, row->val_loss, row->val_metric,
+              row->seconds, grad_norm);
+    else
+      fprintf(f, "%d,%.9g,%.9g,%.9g,%.3f\n", row->epoch, row->train_loss, row->val_loss, row->val_metric, row->seconds);
+    if (fflush(f) != 0) return rt_error("cannot write %s: %s", r->c->log_path, strerror(errno));
+  }
+  if (!r->c->plot_path || now() - r->plotted < PLOT_INTERVAL) return true;
+  r->plotted = now();
+  return plot_svg(r->c->plot_path, r->title, r->rows, r->nrows, r->metric);
+}
+
+/* The end of training: the final picture and the log closed. After a
+ * failed run (its message already set) the log is kept as far as it goes
+ * and the picture as last drawn. */
+static bool record_close(Record *r, bool ok) {
+  if (ok && r->c->plot_path) ok = plot_svg(r->c->plot_path, r->title, r->rows, r->nrows, r->metric);
+  const char *why = r->logging ? outfile_commit(&r->log) : NULL;
+  if (ok && why) ok = rt_error("cannot write %s: %s", r->c->log_path, why);
+  free(r->rows);
+  r->rows = NULL;
+  return ok;
 }
 
 /* One epoch over the shuffled training set; returns the mean batch loss. */
@@ -667,7 +740,7 @@ static bool session_open(Session *s, const Model *m, const RunConfig *c, DataMod
   return alloc_buffers(s, c->batch);
 }
 
-static int train_full_batch(Session *s);
+static bool train_full_batch(Session *s);
 
 /* With l1: how many trained values the penalty made exactly zero. */
 static void print_l1_zeros(const Session *s) {
@@ -681,75 +754,69 @@ static void print_l1_zeros(const Session *s) {
   printf("l1 %g: %lld of %lld trained values are exactly zero\n", s->c->opt.l1, (long long)zeros, (long long)total);
 }
 
-int run_train(const Model *m, const RunConfig *c) {
-  if (!m->ngrads) return rt_error("the loss depends on no param: there is nothing to train"), 1;
-  Session s;
-  bool ok = session_open(&s, m, c, DATA_TRAIN);
-  if (ok && c->second_order) {
-    int status = train_full_batch(&s);
-    session_free(&s);
-    return status;
-  }
-  FILE *log = NULL;
-  if (ok && c->log_path && !(log = fopen(c->log_path, "w")))
-    ok = rt_error("cannot write %s: %s", c->log_path, strerror(errno));
-  if (log) fputs("epoch,train_loss,val_loss,val_metric,seconds\n", log);
-  EpochRow *rows = calloc((size_t)c->epochs + 2, sizeof *rows);
-  int nrows = 0;
+/* Epochs up to --epochs (continuing a checkpoint's count after --resume),
+ * after epoch 0, the starting params, when training starts afresh. */
+static bool train_epochs(Session *s) {
+  const Model *m = s->m;
+  const RunConfig *c = s->c;
+  Record rec;
+  bool ok = record_open(&rec, s);
   Progress pr = {.on = !c->quiet && (c->progress == 1 || (c->progress < 0 && isatty(2)))};
-  int64_t per_epoch = (s.train.n + c->batch - 1) / c->batch, step = (int64_t)s.epoch * per_epoch;
+  int64_t per_epoch = (s->train.n + c->batch - 1) / c->batch, step = (int64_t)s->epoch * per_epoch;
   int64_t total = per_epoch * c->epochs;
-  double t0 = now();
   if (ok && !c->quiet)
     printf("training %s: %lld examples, %lld for validation, batch %lld, %s, %d epoch%s\n", m->name,
-           (long long)s.train.n, (long long)(s.has_val ? s.val.n : 0), (long long)c->batch, c->opt.name, c->epochs,
+           (long long)s->train.n, (long long)(s->has_val ? s->val.n : 0), (long long)c->batch, c->opt.name, c->epochs,
            c->epochs == 1 ? "" : "s");
-  if (ok && s.epoch >= c->epochs && !c->quiet) printf("the checkpoint has already trained %d epochs\n", s.epoch);
+  if (ok && s->epoch >= c->epochs && !c->quiet) printf("the checkpoint has already trained %d epochs\n", s->epoch);
   Score val = {NAN, NAN, 0};
-  if (ok && s.has_val && s.epoch == 0) { /* epoch 0: where training starts from */
-    ok = evaluate(&s, &s.val, &val);
-    EpochRow r = {0, NAN, val.loss, val.metric, now() - t0};
-    if (ok) ok = write_log_row(log, &r) || rt_error("cannot write %s: %s", c->log_path, strerror(errno));
-    if (ok) rows[nrows++] = r;
+  if (ok && s->has_val && s->epoch == 0) { /* epoch 0: where training starts from */
+    ok = evaluate(s, &s->val, &val);
+    EpochRow r = {0, NAN, val.loss, val.metric, now() - rec.t0};
+    if (ok) ok = record_row(&rec, &r, NAN);
     if (ok && !c->quiet) {
       char metric[32];
-      format_metric(&s, r.val_metric, metric, sizeof metric);
+      format_metric(s, r.val_metric, metric, sizeof metric);
       printf("epoch %*d/%d  %-16s  val loss %.4f", c->epochs >= 10 ? 2 : 1, 0, c->epochs, "(initial params)", r.val_loss);
       if (!isnan(r.val_metric)) printf("  val %s %s", m->metric, metric);
       printf("\n");
     }
   }
-  while (ok && s.epoch < c->epochs) {
+  while (ok && s->epoch < c->epochs) {
     double tl;
     double te = now();
-    ok = train_epoch(&s, &pr, &step, total, &tl);
+    ok = train_epoch(s, &pr, &step, total, &tl);
     clear_progress(&pr);
-    if (ok && s.has_val) ok = evaluate(&s, &s.val, &val);
+    if (ok && s->has_val) ok = evaluate(s, &s->val, &val);
     if (!ok) break;
-    s.epoch++;
-    EpochRow r = {s.epoch, tl, s.has_val ? val.loss : NAN, s.has_val ? val.metric : NAN, now() - t0};
-    rows[nrows++] = r;
-    ok = write_log_row(log, &r) || rt_error("cannot write %s: %s", c->log_path, strerror(errno));
-    if (ok && c->plot_path)
-      ok = plot_svg(c->plot_path, m->name, rows, nrows, strcmp(m->metric, "none") ? m->metric : NULL);
+    s->epoch++;
+    EpochRow r = {s->epoch, tl, s->has_val ? val.loss : NAN, s->has_val ? val.metric : NAN, now() - rec.t0};
+    ok = record_row(&rec, &r, NAN);
     if (!c->quiet) {
       char metric[32];
-      format_metric(&s, r.val_metric, metric, sizeof metric);
-      printf("epoch %*d/%d  train loss %.4f", c->epochs >= 10 ? 2 : 1, s.epoch, c->epochs, tl);
-      if (s.has_val) printf("  val loss %.4f", r.val_loss);
-      if (s.has_val && !isnan(r.val_metric)) printf("  val %s %s", m->metric, metric);
+      format_metric(s, r.val_metric, metric, sizeof metric);
+      printf("epoch %*d/%d  train loss %.4f", c->epochs >= 10 ? 2 : 1, s->epoch, c->epochs, tl);
+      if (s->has_val) printf("  val loss %.4f", r.val_loss);
+      if (s->has_val && !isnan(r.val_metric)) printf("  val %s %s", m->metric, metric);
       double dt = now() - te;
       if (dt < 1) printf("  %.1f ms", 1e3 * dt);
       else printf("  %.2f s", dt);
-      printf("  %.0f ex/s\n", dt > 0 ? (double)s.train.n / dt : 0);
+      printf("  %.0f ex/s\n", dt > 0 ? (double)s->train.n / dt : 0);
       fflush(stdout);
     }
   }
-  if (ok && c->opt.l1 > 0 && !c->quiet) print_l1_zeros(&s); /* what the proximal step bought */
+  if (ok && c->opt.l1 > 0 && !c->quiet) print_l1_zeros(s); /* what the proximal step bought */
+  return record_close(&rec, ok);
+}
+
+int run_train(const Model *m, const RunConfig *c) {
+  if (!m->ngrads) return rt_error("the loss depends on no param: there is nothing to train"), 1;
+  if (!check_outputs(c)) return 1;
+  Session s;
+  bool ok = session_open(&s, m, c, DATA_TRAIN);
+  if (ok) ok = c->second_order ? train_full_batch(&s) : train_epochs(&s);
   if (ok && c->save_path) ok = save_checkpoint(&s, c->save_path);
   if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
-  if (log) fclose(log);
-  free(rows);
   session_free(&s);
   return ok ? 0 : 1;
 }
@@ -1079,10 +1146,7 @@ typedef struct FullBatch {
   void **v_bufs;              /* loss_hvp's direction, one buffer per gradient */
   void **hv_bufs;
   bool l1;                    /* the minimiser reports the objective with the L1 term */
-  FILE *log;
-  EpochRow *rows;
-  int nrows, cap;
-  double t0;
+  Record *rec;                /* the log and the picture, an iteration a line */
 } FullBatch;
 
 /* Values trained: the length of the minimiser's vector (trained_size without padding). */
@@ -1142,7 +1206,7 @@ static bool fb_value_grad(void *ctx, const double *w, double *f, double *g) {
   if (!call(s, m->loss_grad, m->dims, m->ndims, s->train.n, s->batch_bufs, outputs)) return false;
   *f = get(s, loss_val, 0);
   get_trained(fb, s->grads, g);
-  return check_finite(s, *f, fb->nrows, 0);
+  return check_finite(s, *f, fb->rec->nrows, 0);
 }
 
 static bool fb_hvp(void *ctx, const double *w, const double *v, double *hv) {
@@ -1177,15 +1241,8 @@ static bool fb_report(void *ctx, int iter, double f, double gnorm, double step) 
   Score val = {NAN, NAN, 0};
   fb->filled = false; /* evaluate reuses the batch buffers */
   if (s->has_val && !evaluate(s, &s->val, &val)) return false;
-  EpochRow r = {iter, f, val.loss, val.metric, now() - fb->t0};
-  if (fb->nrows < fb->cap) fb->rows[fb->nrows++] = r;
-  if (fb->log) {
-    fprintf(fb->log, "%d,%.17g,%.17g,%.17g,%.3f,%.6g\n", iter, f, val.loss, val.metric, r.seconds, gnorm);
-    if (fflush(fb->log) != 0) return rt_error("cannot write %s: %s", s->c->log_path, strerror(errno));
-  }
-  if (s->c->plot_path &&
-      !plot_svg(s->c->plot_path, s->m->name, fb->rows, fb->nrows, strcmp(s->m->metric, "none") ? s->m->metric : NULL))
-    return false;
+  EpochRow r = {iter, f, val.loss, val.metric, now() - fb->rec->t0};
+  if (!record_row(fb->rec, &r, gnorm)) return false;
   if (!s->c->quiet) {
     char metric[32];
     format_metric(s, val.metric, metric, sizeof metric);
@@ -1239,28 +1296,26 @@ static bool alloc_full_batch(Session *s) {
   return s->workspace || rt_error("out of memory for the workspace (%lld bytes)", (long long)need);
 }
 
-static int train_full_batch(Session *s) {
+static bool train_full_batch(Session *s) {
   const Model *m = s->m;
   const RunConfig *c = s->c;
   SecondOrder so2 = c->so2;
   so2.l1 = c->opt.l1; /* one l1 for every optimizer: sgd's soft threshold and lbfgs's OWL-QN minimise the same */
   const char *name = second_order_name(so2.kind);
-  if (!second_order_check(&so2, trained_values(m))) return 1;
+  if (!second_order_check(&so2, trained_values(m))) return false;
   if (so2.kind != SO_LBFGS && !m->loss_hvp)
     return rt_error("this executable has no loss_hvp, which %s needs: set `optimizer = %s` in the train block and "
-                    "rebuild, or use lbfgs", name, name), 1;
-  if (!alloc_full_batch(s)) return 1;
-  FullBatch fb = {.s = s, .n = trained_values(m), .l1 = so2.l1 > 0, .t0 = now(), .cap = so2.max_iters + 2};
-  fb.rows = calloc((size_t)fb.cap, sizeof *fb.rows);
+                    "rebuild, or use lbfgs", name, name);
+  Record rec;
+  if (!alloc_full_batch(s)) return false;
+  if (!record_open(&rec, s)) return record_close(&rec, false);
+  FullBatch fb = {.s = s, .n = trained_values(m), .l1 = so2.l1 > 0, .rec = &rec};
   alloc_directions(&fb);
-  bool ok = true;
-  if (c->log_path && !(fb.log = fopen(c->log_path, "w"))) ok = rt_error("cannot write %s: %s", c->log_path, strerror(errno));
-  if (fb.log) fputs("epoch,train_loss,val_loss,val_metric,seconds,grad_norm\n", fb.log);
   double *w = malloc(sizeof(double) * (size_t)(fb.n + 1));
   get_trained(&fb, s->params, w);
   Objective o = {&fb, fb.n, fb_value, fb_value_grad, m->loss_hvp ? fb_hvp : NULL, fb_report};
   const char *norm = fb.l1 ? "pseudo-gradient norm" : "gradient norm";
-  if (ok && !c->quiet) {
+  if (!c->quiet) {
     printf("training %s: %lld examples, %lld for validation, full batch, %s", m->name, (long long)s->train.n,
            (long long)(s->has_val ? s->val.n : 0), name);
     if (fb.l1) printf(" with l1 %g (OWL-QN)", so2.l1);
@@ -1268,19 +1323,16 @@ static int train_full_batch(Session *s) {
   }
   int iters = 0;
   double gnorm = NAN;
-  if (ok) ok = second_order_minimize(&o, &so2, w, &iters, &gnorm);
+  bool ok = second_order_minimize(&o, &so2, w, &iters, &gnorm);
   if (ok) set_params(&fb, w);
   if (ok && !c->quiet)
     printf("%s after %d iteration%s: %s %.3e (tolerance %g)\n", gnorm <= so2.tol ? "converged" : "stopped", iters,
            iters == 1 ? "" : "s", norm, gnorm, so2.tol);
   if (ok && fb.l1 && !c->quiet) print_l1_zeros(s);
   s->epoch = iters;
-  if (ok && c->save_path) ok = save_checkpoint(s, c->save_path);
-  if (ok && !c->quiet && c->save_path) printf("saved %s\n", c->save_path);
-  if (fb.log) fclose(fb.log);
   free_directions(&fb);
-  free(fb.rows), free(w);
-  return ok ? 0 : 1;
+  free(w);
+  return record_close(&rec, ok);
 }
 
 /* ---- hessian ------------------------------------------------------------------------ */

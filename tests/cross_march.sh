@@ -25,7 +25,7 @@ jobs() {
     for m in $marches; do
       for f in runtime/*.c; do echo "$cc $m $f -Iruntime $blas"; done
       for f in compiler/*.c compiler/*/*.c "$build"/gen/lexer.c "$build"/gen/parser.c; do
-        echo "$cc $m $f -Icompiler -I$build/gen -I$llvm -include $out/defs.h"
+        echo "$cc $m $f -Icompiler -Iruntime -I$build/gen -I$llvm -include $out/defs.h"
       done
     done
   done

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "dmlc_config.h"
+#include "outfile.h"
 
 /* The folder holding libdmlrt.a: $DMLC_RUNTIME, next to dmlc, or the build tree. */
 const char *link_runtime_dir(Arena *a) {
@@ -105,13 +106,13 @@ static const char *c_elem(DType dt) {
 
 bool link_write_header(const char *path, const char *model, const char *source, const CgUnit *units, int nunits,
                        const Program *p, Diags *d) {
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-  FILE *out = fopen(tmp, "w");
-  if (!out) {
-    diag_error(d, (Span){0}, "cannot write %s: %s", path, strerror(errno));
+  OutFile file;
+  const char *why = outfile_open(&file, path);
+  if (why) {
+    diag_error(d, (Span){0}, "cannot write %s: %s", path, why);
     return false;
   }
+  FILE *out = file.stream;
   char guard[128];
   size_t k = 0;
   for (const char *c = model; *c && k < sizeof guard - 8; c++) guard[k++] = (char)((*c >= 'a' && *c <= 'z') ? *c - 32 : (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? *c : '_');
@@ -186,11 +187,8 @@ bool link_write_header(const char *path, const char *model, const char *source, 
   }
   fputs("/* The message of the last run-time error. */\nconst char *dmlrt_error(void);\n\n"
         "#ifdef __cplusplus\n}\n#endif\n#endif\n", out);
-  bool ok = fflush(out) == 0 && fsync(fileno(out)) == 0;
-  ok &= fclose(out) == 0;
-  if (!ok || rename(tmp, path) != 0) {
-    unlink(tmp);
-    diag_error(d, (Span){0}, "cannot write %s: %s", path, strerror(errno));
+  if ((why = outfile_commit(&file)) != NULL) {
+    diag_error(d, (Span){0}, "cannot write %s: %s", path, why);
     return false;
   }
   return true;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "dml_runtime.h"
 
@@ -442,6 +444,39 @@ static void test_atomic(void) {
   CHECK(count_files_with("dup") == 0);
 }
 
+/* ---- what the path names (outfile.c; test_outfile checks every case) ------------ */
+
+static void test_targets(void) {
+  float x[3] = {1, 2, 3};
+  CkTensor t = {.name = "x", .type = RT_F32, .rank = 1, .dims = {3}, .data = x};
+  Checkpoint c;
+  struct stat st;
+  /* a symbolic link is followed: the file it names is replaced, the link stays */
+  write_bytes(path_in("real.st"), "old", 3);
+  CHECK(symlink("real.st", path_in("link.st")) == 0);
+  CHECK(ckpt_save(path_in("link.st"), &t, 1, NULL, 0));
+  CHECK(lstat(path_in("link.st"), &st) == 0 && S_ISLNK(st.st_mode));
+  CHECK(ckpt_load(path_in("real.st"), &c) && c.ntensors == 1);
+  ckpt_free(&c);
+  /* a device is written in place and stays a device (`--save /dev/null` as root) */
+  if (mknod(path_in("null"), S_IFCHR | 0666, makedev(1, 3)) == 0) {
+    CHECK(ckpt_save(path_in("null"), &t, 1, NULL, 0));
+    CHECK(lstat(path_in("null"), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3));
+  } else {
+    printf("test_checkpoint: the device node case is skipped: mknod: %s (run as root)\n", strerror(errno));
+  }
+  /* the temporary of a save that was killed is removed by the next save */
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  waitpid(pid, NULL, 0);
+  char stale[64];
+  snprintf(stale, sizeof stale, "real.st.tmp.%d", (int)pid);
+  write_bytes(path_in(stale), "half a checkpoint", 17);
+  CHECK(ckpt_save(path_in("link.st"), &t, 1, NULL, 0));
+  CHECK(access(path_in(stale), F_OK) != 0);
+  CHECK(count_files_with(".tmp.") == 0);
+}
+
 /* ---- main --------------------------------------------------------------------- */
 
 static void remove_folder(void) {
@@ -462,6 +497,7 @@ int main(void) {
   test_truncation();
   test_bad_files();
   test_atomic();
+  test_targets();
   remove_folder();
   if (failures) fprintf(stderr, "test_checkpoint: %d check(s) failed\n", failures);
   else printf("test_checkpoint: all checks passed\n");

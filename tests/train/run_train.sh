@@ -59,6 +59,14 @@ l1_objective() {
   f64_values "$2" 31 | awk -v loss="$loss" '{ s += $1 < 0 ? -$1 : $1 } END { printf "%.15g\n", loss + 0.05 * s }'
 }
 
+# dead_pid: the id of a process that has exited
+dead_pid() {
+  sh -c 'exit 0' &
+  pid=$!
+  wait $pid
+  echo $pid
+}
+
 case $case_name in
 mlp_accuracy)
   build mlp_digits
@@ -328,9 +336,9 @@ cli)
   expect 0 "training: adam, lr 0.001," -- "$work/mlp_digits" info --optimizer adam --lr 0.001
   # dmlc run: builds once into the cache, then reuses it
   expect 0 "epoch 1/1" -- "$dmlc" run "$top/examples/logreg.dml" -- train --epochs 1
-  [ "$(ls "$DMLC_CACHE" | wc -l)" -eq 1 ] || fail "dmlc run did not cache one executable"
+  [ "$(ls "$DMLC_CACHE" | grep -vc '\.sha256$')" -eq 1 ] || fail "dmlc run did not cache one executable"
   expect 0 "params:" -- "$dmlc" run "$top/examples/logreg.dml" -- info
-  [ "$(ls "$DMLC_CACHE" | wc -l)" -eq 1 ] || fail "dmlc run rebuilt the same sources"
+  [ "$(ls "$DMLC_CACHE" | grep -vc '\.sha256$')" -eq 1 ] || fail "dmlc run rebuilt the same sources"
   ;;
 build_errors)
   # what an executable cannot do is said when it is built, at the source
@@ -400,6 +408,139 @@ gradcheck_*)
     build "$name"
     expect 0 "all gradients agree \(tolerance 1e-02\)" -- "$work/$name" gradcheck
   fi
+  ;;
+outputs)
+  # what an output's path names decides how it is written (runtime/outfile.h)
+  build logreg
+  exe="$work/logreg"
+  mkdir "$work/o"
+  # a symbolic link is followed: the file it names is replaced, the link stays a link
+  for x in st csv svg; do ln -s "real.$x" "$work/o/link.$x"; done
+  "$exe" train --quiet --epochs 2 --save "$work/o/link.st" --log "$work/o/link.csv" --plot "$work/o/link.svg" ||
+    fail "training through links"
+  for x in st csv svg; do [ -L "$work/o/link.$x" ] || fail "--save/--log/--plot replaced the link link.$x"; done
+  [ "$(wc -l <"$work/o/real.csv")" -eq 4 ] && grep -q '<svg' "$work/o/real.svg" || fail "the links' files are not the log and the picture"
+  expect 0 "^validation: 114 examples" -- "$exe" eval --load "$work/o/link.st"
+  # device nodes made here, not the system's: written in place, still devices
+  if mknod "$work/o/null" c 1 3 2>/dev/null && mknod "$work/o/full" c 1 7; then
+    expect 0 "saved $work/o/null" -- "$exe" train --epochs 1 --save "$work/o/null" --log "$work/o/null" --plot "$work/o/null"
+    [ -c "$work/o/null" ] || fail "--save, --log or --plot replaced a device node"
+    expect 1 "^error: cannot write $work/o/full: No space left on device$" -- "$exe" train --quiet --epochs 1 --log "$work/o/full"
+    [ -c "$work/o/full" ] || fail "a failed --log replaced a device node"
+  else
+    echo "device nodes skipped: mknod needs root"
+  fi
+  # a FIFO: the reader gets the checkpoint itself (the run is deterministic), and it stays a FIFO
+  mkfifo "$work/o/pipe"
+  cat "$work/o/pipe" >"$work/o/piped.st" &
+  reader=$!
+  timeout 60 "$exe" train --quiet --epochs 2 --save "$work/o/pipe" || fail "--save into a FIFO"
+  wait $reader
+  [ -p "$work/o/pipe" ] || fail "--save replaced a FIFO"
+  cmp "$work/o/piped.st" "$work/o/real.st" || fail "the FIFO's reader did not get the checkpoint"
+  # the picture is drawn at the end (and during training at most every few
+  # seconds), not after every epoch: a second drawing would wait for a reader
+  cat "$work/o/pipe" >"$work/o/plots" &
+  reader=$!
+  timeout 60 "$exe" train --quiet --epochs 20 --plot "$work/o/pipe" || fail "--plot into a FIFO"
+  wait $reader
+  [ "$(grep -c '<svg' "$work/o/plots")" -eq 1 ] || fail "the picture was drawn $(grep -c '<svg' "$work/o/plots") times"
+  grep -q '>20<' "$work/o/plots" || fail "the picture does not reach epoch 20"
+  # every output is checked before the data are read and the first epoch
+  for opt in --save --log --plot; do
+    expect 1 "^error: cannot write $work/none/x: No such file or directory$" -- "$exe" train $opt "$work/none/x"
+    grep -q "training\|epoch" "$work/out" && fail "$opt: training started before the path was found unwritable"
+  done
+  expect 1 "^error: cannot write $work/o: it is a directory$" -- "$exe" train --epochs 1 --save "$work/o"
+  # a --log that cannot be written leaves nothing behind (here: the file size limit)
+  (trap '' XFSZ; ulimit -f 0; exec "$exe" train --quiet --epochs 1 --log "$work/o/limited.csv") 2>&1 | cat >"$work/out"
+  grep -q "^error: cannot write $work/o/limited.csv: File too large$" "$work/out" || fail "no error for a log over the limit: $(cat "$work/out")"
+  [ -e "$work/o/limited.csv" ] && fail "a failed --log left a file"
+  # the temporary of a killed save is removed at the next save of that path
+  stale="$work/o/keep.st.tmp.$(dead_pid)"
+  head -c 1000 "$work/o/real.st" >"$stale"
+  "$exe" train --quiet --epochs 1 --save "$work/o/keep.st" || fail "save"
+  [ -e "$stale" ] && fail "the temporary of a killed save was left"
+  [ -z "$(ls "$work/o" | grep tmp)" ] || fail "temporary files were left: $(ls "$work/o")"
+  ;;
+build_outputs)
+  # dmlc build -o: what the path names decides how it is written (runtime/outfile.h)
+  m="$top/examples/logreg.dml"
+  mkdir "$work/bin"
+  ln -s bin/real "$work/link"
+  "$dmlc" build "$m" -o "$work/link" || fail "build through a link"
+  [ -L "$work/link" ] && [ -x "$work/bin/real" ] || fail "-o through a link replaced the link"
+  expect 0 "^model logreg" -- "$work/link" info
+  if mknod "$work/null" c 1 3 2>/dev/null; then
+    for kind in "" --lib -c; do
+      "$dmlc" build "$m" $kind -o "$work/null" || fail "dmlc build $kind -o a device"
+      [ -c "$work/null" ] || fail "dmlc build $kind -o replaced a device node"
+    done
+  else
+    echo "device nodes skipped: mknod needs root"
+  fi
+  mkfifo "$work/pipe"
+  cat "$work/pipe" >"$work/piped" &
+  reader=$!
+  timeout 120 "$dmlc" build "$m" -o "$work/pipe" || fail "build into a FIFO"
+  wait $reader
+  [ -p "$work/pipe" ] || fail "-o replaced a FIFO"
+  cmp "$work/piped" "$work/bin/real" || fail "the FIFO's reader did not get the executable"
+  expect 1 "^error: cannot write $work/bin: it is a directory$" -- "$dmlc" build "$m" -o "$work/bin"
+  expect 1 "^error: cannot write $work/none/x: No such file or directory$" -- "$dmlc" build "$m" -o "$work/none/x"
+  # a library and its header through links; nothing temporary is left anywhere
+  ln -s bin/libreal.so "$work/liblink.so"
+  "$dmlc" build "$m" --lib -o "$work/liblink.so" || fail "build --lib through a link"
+  [ -L "$work/liblink.so" ] && [ -f "$work/bin/libreal.so" ] && [ -f "$work/logreg.h" ] || fail "--lib through a link"
+  [ -z "$(ls "$work" "$work/bin" | grep "\.tmp")" ] || fail "temporary files were left"
+  ;;
+cache)
+  # dmlc run's cache: a private folder, executables run only as they were built
+  m="$top/examples/logreg.dml"
+  expect 0 "params:" -- "$dmlc" run "$m" -- info
+  [ "$(stat -c %a "$DMLC_CACHE")" = 700 ] || fail "the cache folder is $(stat -c %a "$DMLC_CACHE"), not 700"
+  exe=$(ls -d "$DMLC_CACHE"/logreg-* | grep -v '\.sha256$')
+  (cd "$DMLC_CACHE" && sha256sum --quiet -c "${exe##*/}.sha256") || fail "the recorded SHA-256 is not the executable's"
+  # without a home (cron, services): $TMPDIR/dmlc-cache-UID, made 0700
+  env -u DMLC_CACHE -u XDG_CACHE_HOME -u HOME TMPDIR="$work" "$dmlc" run "$m" -- info >/dev/null || fail "run without HOME"
+  [ "$(stat -c %a "$work/dmlc-cache-$(id -u)")" = 700 ] || fail "the cache folder without HOME is not 700"
+  # a folder others can write to, or another user's, is refused as ssh refuses a ~/.ssh others can write
+  mkdir "$work/shared"
+  chmod 0777 "$work/shared"
+  expect 1 "^dmlc: refusing the cache folder $work/shared: others can write to it \(mode 0777\)" \
+    -- env DMLC_CACHE="$work/shared" "$dmlc" run "$m" -- info
+  grep -q "^hint: chmod go-w $work/shared$" "$work/out" || fail "no hint: $(cat "$work/out")"
+  [ -z "$(ls "$work/shared")" ] || fail "a refused cache folder was used"
+  mkdir -m 0700 "$work/theirs"
+  if chown 12345 "$work/theirs" 2>/dev/null; then
+    expect 1 "^dmlc: refusing the cache folder $work/theirs: it belongs to user 12345, not to you \(user $(id -u)\)" \
+      -- env DMLC_CACHE="$work/theirs" "$dmlc" run "$m" -- info
+    [ -z "$(ls "$work/theirs")" ] || fail "another user's cache folder was used"
+  else
+    echo "another user's folder skipped: chown needs root"
+  fi
+  # a cached executable is run only as it was built: its bytes, its owner, its mode
+  cp -p "$exe" "$work/built"
+  printf 'x' >>"$exe"
+  expect 1 "^dmlc: refusing to run the cached executable $exe: its SHA-256 is not the one recorded in $exe.sha256 when dmlc built it$" \
+    -- "$dmlc" run "$m" -- info
+  grep -q "params:" "$work/out" && fail "a changed executable ran"
+  cp -p "$work/built" "$exe"
+  chmod g+w "$exe"
+  expect 1 "^dmlc: refusing to run the cached executable $exe: others can write to it$" -- "$dmlc" run "$m" -- info
+  chmod g-w "$exe"
+  if chown 12345 "$exe" 2>/dev/null; then
+    expect 1 "^dmlc: refusing to run the cached executable $exe: it belongs to another user$" -- "$dmlc" run "$m" -- info
+    chown "$(id -u)" "$exe"
+  fi
+  mv "$exe" "$work/moved" && ln -s "$work/moved" "$exe"
+  expect 1 "^dmlc: refusing to run the cached executable $exe: it is a symbolic link$" -- "$dmlc" run "$m" -- info
+  rm "$exe" && mv "$work/moved" "$exe"
+  expect 0 "params:" -- "$dmlc" run "$m" -- info
+  # without a recorded SHA-256 (a build killed before it was written) it is built again
+  rm "$exe.sha256"
+  expect 0 "params:" -- "$dmlc" run "$m" -- info
+  [ -f "$exe.sha256" ] || fail "no SHA-256 recorded after the rebuild"
   ;;
 *)
   fail "unknown case"
