@@ -409,6 +409,38 @@ const char *ckpt_meta(const Checkpoint *c, const char *key) {
   return NULL;
 }
 
+bool ckpt_meta_bad(const char *path, const char *key, const char *value, const char *why) {
+  char shown[48]; /* a value from the file: cut short, and no control characters reach the terminal */
+  size_t n = 0;
+  for (const char *v = value; *v && n < 40; v++) shown[n++] = (unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v;
+  shown[n] = 0;
+  return rt_error_at(path, 0, 0, "metadata \"%s\" is \"%s%s\": %s", key, shown, strlen(value) > n ? "..." : "", why);
+}
+
+/* An optional '-', then 0 or digits without a leading 0: what we write. */
+static bool is_plain_integer(const char *v) {
+  const char *d = v + (*v == '-');
+  if (!*d || (*d == '0' && d[1])) return false;
+  for (; *d; d++)
+    if (*d < '0' || *d > '9') return false;
+  return true;
+}
+
+bool ckpt_meta_int(const Checkpoint *c, const char *path, const char *key, int64_t lo, int64_t hi, int64_t *v) {
+  const char *text = ckpt_meta(c, key);
+  if (!text) return rt_error_at(path, 0, 0, "the checkpoint's metadata has no \"%s\"", key);
+  if (!is_plain_integer(text)) return ckpt_meta_bad(path, key, text, "not a whole number");
+  errno = 0;
+  long long x = strtoll(text, NULL, 10);
+  if (errno || x < lo || x > hi) {
+    char range[96];
+    snprintf(range, sizeof range, "not in %lld..%lld", (long long)lo, (long long)hi);
+    return ckpt_meta_bad(path, key, text, range);
+  }
+  *v = x;
+  return true;
+}
+
 void ckpt_free(Checkpoint *c) {
   for (int i = 0; i < c->ntensors; i++) {
     free(c->tensors[i].name);

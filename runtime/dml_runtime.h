@@ -109,6 +109,11 @@ uint64_t rng_next(Rng *r);
 double rng_uniform(Rng *r);              /* [0, 1) */
 double rng_normal(Rng *r);               /* mean 0, std 1 */
 void rng_shuffle(Rng *r, int64_t *a, int64_t n);
+/* The state as 64 hex digits (a checkpoint's "rng"), and back: NULL, or
+ * why the text is no state (not 64 hex digits; all zero, where xoshiro
+ * stays forever). */
+void rng_to_hex(const Rng *r, char hex[65]);
+const char *rng_from_hex(Rng *r, const char *hex);
 
 /* ---- checkpoints (safetensors) -------------------------------------------------- */
 
@@ -145,6 +150,14 @@ bool ckpt_save(const char *path, const CkTensor *t, int n, const CkMeta *meta, i
 bool ckpt_load(const char *path, Checkpoint *out);
 const CkTensor *ckpt_find(const Checkpoint *c, const char *name);
 const char *ckpt_meta(const Checkpoint *c, const char *key); /* NULL if absent */
+/* Metadata `key` of the checkpoint read from path as an integer within
+ * [lo, hi]: false with an error naming the file and the key when it is
+ * absent, not a whole number as we write them ("2 ", "+2", "02") or out
+ * of range. */
+bool ckpt_meta_int(const Checkpoint *c, const char *path, const char *key, int64_t lo, int64_t hi, int64_t *v);
+/* "PATH: error: metadata "KEY" is "VALUE": WHY" (the value cut short and
+ * made printable). Returns false. */
+bool ckpt_meta_bad(const char *path, const char *key, const char *value, const char *why);
 void ckpt_free(Checkpoint *c);
 
 /* ---- the training log as a picture ---------------------------------------------- */

@@ -5,6 +5,7 @@
  * entry points, all allocated once before the first step. */
 #include <cblas.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,11 +474,10 @@ static bool save_checkpoint(Session *s, const char *path) {
       x->data = (k < 0 ? s->params : (char *)s->opt.state[k]) + (size_t)p->offset * s->es;
     }
   }
-  char epoch[32], steps[32], rng[80];
+  char epoch[32], steps[32], rng[65];
   snprintf(epoch, sizeof epoch, "%d", s->epoch);
   snprintf(steps, sizeof steps, "%lld", (long long)s->opt.t);
-  snprintf(rng, sizeof rng, "%016llx%016llx%016llx%016llx", (unsigned long long)s->rng.s[0],
-           (unsigned long long)s->rng.s[1], (unsigned long long)s->rng.s[2], (unsigned long long)s->rng.s[3]);
+  rng_to_hex(&s->rng, rng);
   CkMeta meta[] = {{"format", "dmlc checkpoint 1"},   {"model", (char *)m->name},  {"dtype", (char *)rt_type_name(m->dtype)},
                    {"epoch", epoch},                   {"steps", steps},            {"optimizer", (char *)s->opt.name},
                    {"rng", rng}};
@@ -487,6 +487,15 @@ static bool save_checkpoint(Session *s, const char *path) {
   return ok;
 }
 
+/* The first of data[0..n) (the model's float type) that is not finite, or -1. */
+static int64_t first_non_finite(const Session *s, const void *data, int64_t n) {
+  for (int64_t k = 0; k < n; k++)
+    if (!isfinite(get(s, data, k))) return k;
+  return -1;
+}
+
+/* Tensor `name` into dst, if it has p's dtype and shape and only finite
+ * values (a run that diverged saves NaNs; eval would print `loss nan`). */
 static bool copy_tensor(Session *s, const Checkpoint *ck, const char *path, const char *name, const RtParam *p,
                         void *dst) {
   const CkTensor *x = ckpt_find(ck, name);
@@ -500,17 +509,80 @@ static bool copy_tensor(Session *s, const Checkpoint *ck, const char *path, cons
     return rt_error_at(path, 0, 0, "`%s` is %s%s in the checkpoint, but the model's `%s` is %s%s (%s)", name,
                        rt_type_name(x->type), a, p->name, rt_type_name(s->m->dtype), b, p->where);
   }
+  int64_t bad = first_non_finite(s, x->data, p->size);
+  if (bad >= 0) {
+    char at[160];
+    element_name(p, bad, at, sizeof at);
+    return rt_error_at(path, 0, 0, "`%s` in the checkpoint is not finite: %s = %g", name, at, get(s, x->data, bad));
+  }
   memcpy(dst, x->data, (size_t)p->size * s->es);
   return true;
 }
 
-static bool parse_u64(const char *text, uint64_t *v) {
-  if (!text || !*text) return false;
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(text, &end, 10);
-  *v = x;
-  return !*end && !errno;
+/* standardize.mean.INPUT and standardize.std.INPUT of loss input i, when
+ * the checkpoint has them: f64 vectors of the input's width, finite, the
+ * deviations positive (inputs are divided by them). */
+static bool load_standardization(Session *s, const Checkpoint *ck, const char *path, int i) {
+  const Model *m = s->m;
+  for (int k = 0; k < 2; k++) {
+    char name[300];
+    snprintf(name, sizeof name, "standardize.%s.%s", k ? "std" : "mean", m->input_names[i]);
+    const CkTensor *x = ckpt_find(ck, name);
+    if (!x) continue;
+    int64_t w = known_width(s, &m->inputs[i]);
+    if (x->type != RT_F64 || x->rank != 1 || (w >= 0 && x->dims[0] != w))
+      return rt_error_at(path, 0, 0, "`%s` must be a f64 vector of %lld values", name, (long long)w);
+    const double *v = x->data;
+    for (int64_t j = 0; j < x->dims[0]; j++)
+      if (!isfinite(v[j]) || (k && v[j] <= 0))
+        return rt_error_at(path, 0, 0, "`%s` must hold finite%s values: [%lld] is %g", name, k ? " positive" : "",
+                           (long long)j, v[j]);
+    double **dst = k ? &s->std[i] : &s->mean[i];
+    free(*dst);
+    *dst = malloc(sizeof(double) * (size_t)(x->dims[0] + 1));
+    memcpy(*dst, x->data, sizeof(double) * (size_t)x->dims[0]);
+  }
+  return true;
+}
+
+#define MAX_STEPS 9007199254740992LL /* 2^53: any real count, and far from overflowing */
+
+/* The metadata of a dmlc checkpoint, each field checked (the file may come
+ * from anywhere: an epoch of -5 once wrote past the log's rows); with
+ * `resume`, the epoch, the step count and the generator continue from it.
+ * Another tool's safetensors file (no "format": "dmlc checkpoint 1") has
+ * metadata of its own: --load takes its tensors, --resume refuses it. */
+static bool load_run_state(Session *s, const Checkpoint *ck, const char *path, bool resume) {
+  static const char *const required[] = {"optimizer", "epoch", "steps", "rng"};
+  const char *format = ckpt_meta(ck, "format"), *dtype = ckpt_meta(ck, "dtype"), *rng = ckpt_meta(ck, "rng");
+  const char *opt = ckpt_meta(ck, "optimizer"), *why = NULL;
+  bool ours = format && strcmp(format, "dmlc checkpoint 1") == 0;
+  if (resume && !ours)
+    return format ? ckpt_meta_bad(path, "format", format, "--resume continues only runs dmlc saved (\"dmlc checkpoint 1\")")
+                  : rt_error_at(path, 0, 0, "the checkpoint has no \"format\" in its metadata: --resume continues only "
+                                            "runs dmlc saved");
+  if (!ours) return true;
+  for (int i = 0; resume && i < 4; i++)
+    if (!ckpt_meta(ck, required[i]))
+      return rt_error_at(path, 0, 0, "the checkpoint has no \"%s\" in its metadata, which --resume needs", required[i]);
+  int64_t epoch = 0, steps = 0;
+  Rng r;
+  if (dtype && strcmp(dtype, rt_type_name(s->m->dtype)) != 0) {
+    char said[64];
+    snprintf(said, sizeof said, "the params in it and this model are %s", rt_type_name(s->m->dtype));
+    return ckpt_meta_bad(path, "dtype", dtype, said);
+  }
+  if (ckpt_meta(ck, "epoch") && !ckpt_meta_int(ck, path, "epoch", 0, INT_MAX, &epoch)) return false;
+  if (ckpt_meta(ck, "steps") && !ckpt_meta_int(ck, path, "steps", 0, MAX_STEPS, &steps)) return false;
+  if (rng && (why = rng_from_hex(&r, rng)) != NULL) return ckpt_meta_bad(path, "rng", rng, why);
+  if (!resume) return true;
+  if (strcmp(opt, s->opt.name) != 0)
+    return rt_error_at(path, 0, 0, "the checkpoint was trained with `%s`, this run uses `%s`; resume with the same "
+                                   "optimizer", opt, s->opt.name);
+  s->epoch = (int)epoch;
+  s->opt.t = steps;
+  s->rng = r;
+  return true;
 }
 
 /* Params (and standardisation); with `resume`, also the optimizer state,
@@ -532,43 +604,8 @@ static bool load_checkpoint(Session *s, const char *path, bool resume) {
       ok = copy_tensor(s, &ck, path, name, p, (char *)s->opt.state[k] + (size_t)p->offset * s->es);
     }
   }
-  for (int i = 0; ok && i < m->ninputs; i++) {
-    char name[300];
-    for (int k = 0; ok && k < 2; k++) {
-      snprintf(name, sizeof name, "standardize.%s.%s", k ? "std" : "mean", m->input_names[i]);
-      const CkTensor *x = ckpt_find(&ck, name);
-      if (!x) continue;
-      int64_t w = known_width(s, &m->inputs[i]);
-      if (x->type != RT_F64 || x->rank != 1 || (w >= 0 && x->dims[0] != w)) {
-        ok = rt_error_at(path, 0, 0, "`%s` must be a f64 vector of %lld values", name, (long long)w);
-        break;
-      }
-      double **dst = k ? &s->std[i] : &s->mean[i];
-      free(*dst);
-      *dst = malloc(sizeof(double) * (size_t)(x->dims[0] + 1));
-      memcpy(*dst, x->data, sizeof(double) * (size_t)x->dims[0]);
-    }
-  }
-  if (ok && resume) {
-    const char *opt = ckpt_meta(&ck, "optimizer"), *rng = ckpt_meta(&ck, "rng");
-    uint64_t epoch, steps;
-    if (!opt || strcmp(opt, s->opt.name) != 0)
-      ok = rt_error_at(path, 0, 0, "the checkpoint was trained with `%s`, this run uses `%s`; resume with the same optimizer",
-                       opt ? opt : "no optimizer", s->opt.name);
-    else if (!parse_u64(ckpt_meta(&ck, "epoch"), &epoch) || !parse_u64(ckpt_meta(&ck, "steps"), &steps) || !rng ||
-             strlen(rng) != 64)
-      ok = rt_error_at(path, 0, 0, "the checkpoint lacks the epoch, step count or generator state needed to resume");
-    else {
-      for (int k = 0; k < 4; k++) {
-        char part[17];
-        memcpy(part, rng + 16 * k, 16);
-        part[16] = 0;
-        s->rng.s[k] = strtoull(part, NULL, 16);
-      }
-      s->epoch = (int)epoch;
-      s->opt.t = (int64_t)steps;
-    }
-  }
+  for (int i = 0; ok && i < m->ninputs; i++) ok = load_standardization(s, &ck, path, i);
+  ok = ok && load_run_state(s, &ck, path, resume);
   ckpt_free(&ck);
   return ok;
 }

@@ -477,6 +477,34 @@ static void test_targets(void) {
   CHECK(count_files_with(".tmp.") == 0);
 }
 
+/* ---- metadata values -------------------------------------------------------------- */
+
+static void test_meta_values(void) {
+  CkMeta meta[] = {{"epoch", "12"}, {"spaced", "2 "}, {"negative", "-5"}, {"huge", "2147483648"},
+                   {"plus", "+3"},  {"zeros", "007"}, {"empty", ""},      {"control", "1\033[2J"}};
+  Checkpoint c = {.meta = meta, .nmeta = 8};
+  int64_t v = -1;
+  char expected[600];
+  const char *f = "ck.st";
+  CHECK(ckpt_meta_int(&c, f, "epoch", 0, 100, &v) && v == 12);
+  CHECK(!ckpt_meta_int(&c, f, "missing", 0, 100, &v));
+  CHECK(!strcmp(rt_message(), "ck.st: error: the checkpoint's metadata has no \"missing\""));
+  const char *malformed[] = {"spaced", "plus", "zeros", "empty"};
+  for (int i = 0; i < 4; i++) {
+    CHECK(!ckpt_meta_int(&c, f, malformed[i], 0, 100, &v));
+    snprintf(expected, sizeof expected, "ck.st: error: metadata \"%s\" is \"%s\": not a whole number", malformed[i],
+             ckpt_meta(&c, malformed[i]));
+    CHECK(!strcmp(rt_message(), expected));
+  }
+  CHECK(!ckpt_meta_int(&c, f, "negative", 0, 2147483647, &v));
+  CHECK(!strcmp(rt_message(), "ck.st: error: metadata \"negative\" is \"-5\": not in 0..2147483647"));
+  CHECK(!ckpt_meta_int(&c, f, "huge", 0, 2147483647, &v));
+  CHECK(!strcmp(rt_message(), "ck.st: error: metadata \"huge\" is \"2147483648\": not in 0..2147483647"));
+  CHECK(!ckpt_meta_int(&c, f, "control", 0, 100, &v)); /* no escape sequence reaches the terminal */
+  CHECK(!strcmp(rt_message(), "ck.st: error: metadata \"control\" is \"1?[2J\": not a whole number"));
+  CHECK(v == 12);
+}
+
 /* ---- main --------------------------------------------------------------------- */
 
 static void remove_folder(void) {
@@ -498,6 +526,7 @@ int main(void) {
   test_bad_files();
   test_atomic();
   test_targets();
+  test_meta_values();
   remove_folder();
   if (failures) fprintf(stderr, "test_checkpoint: %d check(s) failed\n", failures);
   else printf("test_checkpoint: all checks passed\n");

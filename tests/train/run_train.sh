@@ -59,6 +59,21 @@ l1_objective() {
   f64_values "$2" 31 | awk -v loss="$loss" '{ s += $1 < 0 ? -$1 : $1 } END { printf "%.15g\n", loss + 0.05 * s }'
 }
 
+# patch_meta IN KEY VALUE OUT: a copy of checkpoint IN with metadata KEY set to VALUE
+# (the header rewritten, its length with it)
+le8() { # the 8 little-endian bytes of $1
+  n=$1 s=''
+  for i in 1 2 3 4 5 6 7 8; do s="$s\\$(printf %03o $((n & 255)))"; n=$((n >> 8)); done
+  printf "$s"
+}
+header_len() { od -An -t u8 -N 8 "$1" | tr -d ' '; }
+patch_meta() {
+  len=$(header_len "$1")
+  header=$(tail -c +9 "$1" | head -c "$len" | sed "s/ *\$//; s/\"$2\":\"[^\"]*\"/\"$2\":\"$3\"/")
+  while [ $((${#header} % 8)) -ne 0 ]; do header="$header "; done
+  { le8 ${#header}; printf %s "$header"; tail -c +$((9 + len)) "$1"; } >"$4"
+}
+
 # dead_pid: the id of a process that has exited
 dead_pid() {
   sh -c 'exit 0' &
@@ -541,6 +556,44 @@ cache)
   rm "$exe.sha256"
   expect 0 "params:" -- "$dmlc" run "$m" -- info
   [ -f "$exe.sha256" ] || fail "no SHA-256 recorded after the rebuild"
+  ;;
+checkpoint_metadata)
+  # every metadata field of a checkpoint is checked, with the field and the file named
+  build mlp_digits
+  exe="$work/mlp_digits"
+  "$exe" train --quiet --epochs 2 --save "$work/b.st" || fail "train"
+  for field in "epoch -5 not in 0..2147483647" "epoch 2147483648 not in 0..2147483647" \
+    "steps -1 not in 0..9007199254740992" "epoch 2_ not a whole number" "steps 1e3 not a whole number" \
+    "rng 0000000000000000000000000000000000000000000000000000000000000000 all zero, a state the generator never leaves" \
+    "rng zz225c18e4a24997b491af2c68f1bb51925bb9b0dc0bab6c868a3b8012da5857 not 64 hexadecimal digits" \
+    "rng abc not 64 hexadecimal digits" "dtype f64 the params in it and this model are f32"; do
+    set -- $field
+    key=$1 value=$2
+    shift 2
+    patch_meta "$work/b.st" "$key" "$value" "$work/p.st"
+    shown=$(printf %s "$value" | cut -c1-40)
+    [ ${#value} -gt 40 ] && shown="$shown\.\.\."
+    expect 1 "^$work/p.st: error: metadata \"$key\" is \"$shown\": $*$" -- timeout 60 "$exe" train --epochs 4 --resume "$work/p.st"
+    expect 1 "^$work/p.st: error: metadata \"$key\" is \"$shown\": $*$" -- "$exe" eval --load "$work/p.st"
+  done
+  # a value that does not parse is malformed, not missing
+  patch_meta "$work/b.st" epoch "2 " "$work/p.st"
+  expect 1 "^$work/p.st: error: metadata \"epoch\" is \"2 \": not a whole number$" -- "$exe" train --epochs 4 --resume "$work/p.st"
+  # another tool's safetensors file: --load takes its tensors, --resume refuses it
+  patch_meta "$work/b.st" format pt "$work/p.st"
+  expect 0 "^validation: 359 examples" -- "$exe" eval --load "$work/p.st"
+  expect 1 "^$work/p.st: error: metadata \"format\" is \"pt\": --resume continues only runs dmlc saved" \
+    -- "$exe" train --epochs 4 --resume "$work/p.st"
+  # params that are not finite are refused wherever they are loaded
+  at=$((8 + $(header_len "$work/b.st"))) # W1 comes first in the data
+  for bits in '\000\000\300\177 nan' '\000\000\200\177 inf'; do
+    set -- $bits
+    cp "$work/b.st" "$work/bad.st"
+    printf "$1" | dd of="$work/bad.st" bs=1 seek=$at conv=notrunc 2>/dev/null
+    for cmd in "eval --load" "predict --load" "train --epochs 4 --resume"; do
+      expect 1 "^$work/bad.st: error: \`W1\` in the checkpoint is not finite: W1\[0, 0\] = $2$" -- "$exe" $cmd "$work/bad.st"
+    done
+  done
   ;;
 *)
   fail "unknown case"
