@@ -151,8 +151,13 @@ const char *outfile_open(OutFile *o, const char *path) {
   } else if (kind == 0) {
     remove_stale_temporaries(o->target);
     if (asprintf(&o->tmp, "%s.tmp.%ld", o->target, (long)getpid()) < 0) o->tmp = NULL, why = out_of_memory();
-    else if ((o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0) why = strerror(errno);
-    else if (mode) fchmod(o->fd, mode); /* the file replaced keeps its permissions */
+    else if ((o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0) {
+      why = strerror(errno);
+      free(o->tmp); /* not ours to remove: whatever is there under that name */
+      o->tmp = NULL;
+    } else if (mode) {
+      fchmod(o->fd, mode); /* the file replaced keeps its permissions */
+    }
   }
   if (!why && !(o->stream = fdopen(o->fd, "w"))) why = strerror(errno);
   if (why) outfile_discard(o);

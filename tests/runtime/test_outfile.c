@@ -246,6 +246,13 @@ static void test_stale_temporaries(void) {
   CHECK(outfile_check(path_in("stale.txt")) == NULL);
   CHECK(access(path_in(dead), F_OK) != 0);
   CHECK(outfile_check(path_in("fresh.txt")) == NULL && access(path_in("fresh.txt"), F_OK) != 0);
+  /* a link planted under our temporary's name is neither followed nor removed */
+  char planted[64];
+  snprintf(planted, sizeof planted, "planted.txt.tmp.%d", (int)getpid());
+  CHECK(symlink("elsewhere", path_in(planted)) == 0);
+  CHECK(!strcmp(put(path_in("planted.txt"), "x") ?: "", strerror(EEXIST)));
+  CHECK(is_link(path_in(planted)) && access(path_in("elsewhere"), F_OK) != 0);
+  unlink(path_in(planted));
   unlink(path_in(alive)), unlink(path_in(other)), unlink(path_in("stale.txt.tmp.x1"));
   CHECK(temporaries() == 0);
 }
