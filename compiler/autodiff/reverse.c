@@ -117,16 +117,20 @@ RULE(reshape) { (void)v; accum(A, X, reshape(A, g, ty(A, X))); }
 RULE(broadcast) { (void)v; accum(A, X, sum_to(A, g, ty(A, X))); }      // adjoint of broadcast: sum
 RULE(sum_to) { (void)v; accum(A, X, bcast(A, g, ty(A, X))); }
 
-/* a @ b with NumPy's rules (vectors promoted, then the axis dropped). */
+/* a @ b with NumPy's rules: vectors promoted, then the axis dropped; the
+ * batch axes (all but the last two) broadcast, aligned on the right. */
 static IrType matmul_type(const IrType *a, const IrType *b) {
-  IrType t = a->rank >= b->rank ? *a : *b;
-  int rank = 0;
-  int batch = (a->rank > b->rank ? a->rank : b->rank) - 2;
-  for (int i = 0; i < batch; i++) t.dims[rank++] = (a->rank >= b->rank ? a : b)->dims[i];
+  IrType t = *a;
+  int ba = a->rank >= 2 ? a->rank - 2 : 0, bb = b->rank >= 2 ? b->rank - 2 : 0;
+  int batch = ba > bb ? ba : bb, rank = 0;
+  for (int i = 0; i < batch; i++) {
+    int ia = ba - batch + i, ib = bb - batch + i;
+    Dim one = {1, NULL}, da = ia >= 0 ? a->dims[ia] : one, db = ib >= 0 ? b->dims[ib] : one;
+    t.dims[rank++] = !da.sym && da.size == 1 ? db : da; /* sema checked that they agree */
+  }
   if (a->rank >= 2) t.dims[rank++] = a->dims[a->rank - 2];
   if (b->rank >= 2) t.dims[rank++] = b->dims[b->rank - 1];
   t.rank = rank;
-  t.dt = a->dt;
   return t;
 }
 
