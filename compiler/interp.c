@@ -266,8 +266,12 @@ static void matmul(const Tensor *a, const Tensor *b, Tensor *r) {
 /* Visit the elements selected by an INDEX/UPDATE spec: calls back with the
  * offset in the base tensor and the running offset in the selection. */
 static bool for_each_indexed(Interp *I, const IrInst *in, const Tensor *base, int64_t *offsets, int64_t count) {
-  int64_t lo[MAX_RANK], len[MAX_RANK];
+  int64_t lo[MAX_RANK], len[MAX_RANK], selected = 1;
   int arg = in->op == IR_UPDATE ? 2 : 1;
+  if (in->naxes > base->rank) {
+    fail_at(I, in, "internal error: %d indices for a tensor of rank %d", in->naxes, base->rank);
+    return false;
+  }
   for (int i = 0; i < base->rank; i++) {
     if (i >= in->naxes) {
       lo[i] = 0;
@@ -275,7 +279,16 @@ static bool for_each_indexed(Interp *I, const IrInst *in, const Tensor *base, in
     } else if (in->axes[i].is_slice) {
       lo[i] = in->axes[i].lo;
       len[i] = (in->axes[i].hi < 0 ? base->dims[i] : in->axes[i].hi) - lo[i];
+      if (lo[i] < 0 || len[i] < 0 || lo[i] + len[i] > base->dims[i]) {
+        fail_at(I, in, "internal error: slice %lld:%lld of axis %d of size %lld", (long long)lo[i],
+                (long long)(lo[i] + len[i]), i, (long long)base->dims[i]);
+        return false;
+      }
     } else {
+      if (arg >= in->nargs || val(I, in->args[arg])->size != 1) {
+        fail_at(I, in, "internal error: axis %d has no scalar index", i);
+        return false;
+      }
       int64_t k = (int64_t)val(I, in->args[arg++])->data[0];
       if (k < 0) k += base->dims[i];
       if (k < 0 || k >= base->dims[i]) {
@@ -286,6 +299,11 @@ static bool for_each_indexed(Interp *I, const IrInst *in, const Tensor *base, in
       lo[i] = k;
       len[i] = 1;
     }
+    selected *= len[i];
+  }
+  if (selected != count) {
+    fail_at(I, in, "internal error: the index selects %lld elements, not %lld", (long long)selected, (long long)count);
+    return false;
   }
   for (int64_t e = 0; e < count; e++) {
     int64_t rem = e, off = 0, stride = 1;
@@ -420,7 +438,158 @@ static void pool2d_gather(const IrInst *in, const Tensor *x, const Tensor *t, Te
       }
 }
 
+/* ---- the interpreter checks its own bounds ------------------------------------
+ * The IR's types are the compiler's claims; the interpreter does not trust
+ * them. Before an op runs, its operands are checked against each other and
+ * against the result's type, so that a wrong type (once, reverse mode gave
+ * the adjoint of a broadcast batched product [n,2,4] the type [1,2,4]) is
+ * an internal error naming the op, never a write past a buffer. */
+
+static bool same_dims(const Tensor *a, const Tensor *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i]) return false;
+  return true;
+}
+
+/* small broadcasts to big: NumPy's rules, aligned on the right */
+static bool broadcasts_to(const Tensor *small, const Tensor *big) {
+  if (small->rank > big->rank) return false;
+  for (int i = 1; i <= small->rank; i++) {
+    int64_t s = small->dims[small->rank - i], b = big->dims[big->rank - i];
+    if (s != b && s != 1) return false;
+  }
+  return true;
+}
+
+/* r is a @ b: inner sizes agree, batch axes broadcast, r has the shape
+ * NumPy gives (a vector operand's promoted axis dropped) */
+static bool matmul_fits(const Tensor *a, const Tensor *b, const Tensor *r) {
+  if (a->rank < 1 || b->rank < 1) return false;
+  int64_t k = a->dims[a->rank - 1], kb = b->rank >= 2 ? b->dims[b->rank - 2] : b->dims[0];
+  int ba = a->rank >= 2 ? a->rank - 2 : 0, bb = b->rank >= 2 ? b->rank - 2 : 0, br = ba > bb ? ba : bb;
+  int64_t want[MAX_RANK + 2];
+  int rank = 0;
+  for (int i = 0; i < br; i++) {
+    int64_t da = i - br + ba >= 0 ? a->dims[i - br + ba] : 1, db = i - br + bb >= 0 ? b->dims[i - br + bb] : 1;
+    if (da != db && da != 1 && db != 1) return false;
+    want[rank++] = da == 1 ? db : da;
+  }
+  if (a->rank >= 2) want[rank++] = a->dims[a->rank - 2];
+  if (b->rank >= 2) want[rank++] = b->dims[b->rank - 1];
+  if (k != kb || rank != r->rank) return false;
+  for (int i = 0; i < rank; i++)
+    if (want[i] != r->dims[i]) return false;
+  return true;
+}
+
+static bool reduce_fits(const IrInst *in, const Tensor *a, const Tensor *r) {
+  if (in->axis < 0) return r->size == 1;
+  if (in->axis >= a->rank) return false;
+  int64_t rest = 1;
+  for (int i = 0; i < a->rank; i++) rest *= i == in->axis ? 1 : a->dims[i];
+  return r->size == rest;
+}
+
+static bool transpose_fits(const Tensor *a, const Tensor *r) {
+  if (a->rank < 2 || a->rank != r->rank) return false;
+  for (int i = 0; i < a->rank - 2; i++)
+    if (a->dims[i] != r->dims[i]) return false;
+  return a->dims[a->rank - 2] == r->dims[r->rank - 1] && a->dims[a->rank - 1] == r->dims[r->rank - 2];
+}
+
+/* (in + 2 pad - k) / stride + 1, as sema computes a window's output size */
+static bool window_fits(const IrInst *in, int64_t kh, int64_t kw, const Tensor *x, const Tensor *y) {
+  if (x->rank != 4 || y->rank != 4 || in->stride[0] <= 0 || in->stride[1] <= 0) return false;
+  int64_t sh = x->dims[2] + 2 * in->pad[0] - kh, sw = x->dims[3] + 2 * in->pad[1] - kw;
+  return x->dims[0] == y->dims[0] && sh >= 0 && sw >= 0 && y->dims[2] == sh / in->stride[0] + 1 &&
+         y->dims[3] == sw / in->stride[1] + 1;
+}
+
+/* conv2d: x [N,C,H,W], w [O,C,KH,KW] give y [N,O,OH,OW] */
+static bool conv_fits(const IrInst *in, const Tensor *x, const Tensor *w, const Tensor *y) {
+  return w->rank == 4 && window_fits(in, w->dims[2], w->dims[3], x, y) && x->dims[1] == w->dims[1] &&
+         y->dims[1] == w->dims[0];
+}
+
+/* pooling: x [N,C,H,W] gives y [N,C,OH,OW] */
+static bool pool_fits(const IrInst *in, const Tensor *x, const Tensor *y) {
+  return window_fits(in, in->kernel[0], in->kernel[1], x, y) && x->dims[1] == y->dims[1];
+}
+
+static bool shapes_fit(Interp *I, const IrInst *in, const Tensor *a, const Tensor *b, const Tensor *r) {
+  const Tensor *c = in->nargs > 2 ? val(I, in->args[2]) : NULL;
+  switch (in->op) {
+  case IR_EYE: return r->rank == 2 && r->dims[0] == r->dims[1];
+  case IR_SELECT: return same_dims(a, r) && same_dims(b, r) && same_dims(c, r);
+  case IR_SOFTMAX:
+  case IR_LOG_SOFTMAX: return same_dims(a, r) && in->axis >= 0 && in->axis < a->rank;
+  case IR_MATMUL: return matmul_fits(a, b, r);
+  case IR_TRANSPOSE: return transpose_fits(a, r);
+  case IR_RESHAPE: return a->size == r->size;
+  case IR_BROADCAST: return broadcasts_to(a, r);
+  case IR_SUM_TO: return broadcasts_to(r, a);
+  case IR_INDEX: return true; /* for_each_indexed checks the selection */
+  case IR_UPDATE: return same_dims(a, r);
+  case IR_ONEHOT: return r->rank == a->rank + 1 && r->size == a->size * r->dims[r->rank - 1];
+  case IR_PICK:
+  case IR_CROSS_ENTROPY:
+    return a->rank >= 1 && a->size == b->size * a->dims[a->rank - 1] && (in->op != IR_PICK || r->size == b->size);
+  case IR_MSE: return a->size == b->size;
+  case IR_CONV2D: return conv_fits(in, a, b, r);
+  case IR_CONV2D_BWD_INPUT: return same_dims(c, r) && conv_fits(in, c, b, a);    /* (g, w, x) */
+  case IR_CONV2D_BWD_WEIGHT: return same_dims(c, r) && conv_fits(in, a, c, b);   /* (x, g, w) */
+  case IR_MAXPOOL2D:
+  case IR_AVGPOOL2D: return pool_fits(in, a, r);
+  case IR_MAXPOOL2D_BWD: return same_dims(a, r) && pool_fits(in, a, b);          /* (x, g) */
+  case IR_AVGPOOL2D_BWD: return same_dims(b, r) && pool_fits(in, b, a);          /* (g, x) */
+  case IR_MAXPOOL2D_GATHER: return same_dims(a, b) && pool_fits(in, a, r);       /* (x, t) */
+  default: break;
+  }
+  switch (ir_ops[in->op].kind) {
+  case K_UNARY: return same_dims(a, r);
+  case K_BINARY:
+  case K_COMPARE: return same_dims(a, r) && same_dims(b, r);
+  case K_REDUCE: return reduce_fits(in, a, r);
+  default: return true;
+  }
+}
+
+static const char *shape_text(const Tensor *t, char *buf, size_t len) {
+  int n = snprintf(buf, len, "[");
+  for (int i = 0; i < t->rank && n > 0 && (size_t)n < len; i++)
+    n += snprintf(buf + n, len - (size_t)n, "%s%lld", i ? "," : "", (long long)t->dims[i]);
+  if (n > 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, "]");
+  return buf;
+}
+
+/* the op as `emit ir` prints it */
+static const char *op_name(IrOp op, char *buf, size_t len) {
+  size_t k = 0;
+  for (const char *p = ir_ops[op].name; *p && k + 1 < len; p++) buf[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+  buf[k] = 0;
+  return buf;
+}
+
+/* Every operand computed, and shapes that fit: otherwise an internal error. */
+static bool operands_fit(Interp *I, const IrInst *in, const Tensor *r) {
+  for (int i = 0; i < in->nargs; i++)
+    if (!val(I, in->args[i])->data) {
+      char op[32];
+      fail_at(I, in, "internal error: `%s` reads a value that was never computed", op_name(in->op, op, sizeof op));
+      return false;
+    }
+  const Tensor *a = in->nargs > 0 ? val(I, in->args[0]) : NULL, *b = in->nargs > 1 ? val(I, in->args[1]) : NULL;
+  if (shapes_fit(I, in, a, b, r)) return true;
+  char op[32], sr[160], s0[160], s1[160];
+  fail_at(I, in, "internal error: `%s` of %s%s%s cannot have the shape %s", op_name(in->op, op, sizeof op),
+          a ? shape_text(a, s0, sizeof s0) : "nothing", b ? " and " : "", b ? shape_text(b, s1, sizeof s1) : "",
+          shape_text(r, sr, sizeof sr));
+  return false;
+}
+
 static void eval_block(Interp *I, const IrBlock *b);
+static void compute(Interp *I, const IrInst *in, Tensor *r);
 
 static void note_pool_ties(Interp *I, const IrInst *in, const Tensor *x) {
   int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3];
@@ -483,6 +652,10 @@ static void eval_for(Interp *I, IrVal id) {
     eval_block(I, body);
     for (int i = 0; i < ncarry && !I->failed; i++) {
       const Tensor *y = val(I, body->yields[i]);
+      if (!y->data || !same_dims(y, val(I, in->args[2 + i]))) {
+        fail_at(I, in, "internal error: the loop's carried value %d changes its shape", i);
+        break;
+      }
       carry[i] = tensor_new(y->dt, y->rank, y->dims);
       memcpy(carry[i].data, y->data, sizeof(double) * (size_t)y->size);
     }
@@ -508,37 +681,44 @@ static void eval(Interp *I, IrVal id) {
   }
   if (in->op == IR_FOR_RESULT || in->op == IR_LOOP_INDEX || in->op == IR_LOOP_CARRY) return;
   Tensor r = result_tensor(I, in);
+  if (!I->failed && operands_fit(I, in, &r)) compute(I, in, &r);
+  tensor_free(val(I, id));
+  I->vals[id] = r;
+}
+
+/* in's value into r, whose shape operands_fit has checked */
+static void compute(Interp *I, const IrInst *in, Tensor *r) {
   Tensor *a = in->nargs > 0 ? val(I, in->args[0]) : NULL;
   Tensor *b = in->nargs > 1 ? val(I, in->args[1]) : NULL;
   note_kinks(I, in, a, b);
   switch (ir_ops[in->op].kind) {
   case K_UNARY:
-    for (int64_t i = 0; i < r.size; i++) r.data[i] = to_dtype(in->ty.dt, unary(in->op, a->data[i]));
+    for (int64_t i = 0; i < r->size; i++) r->data[i] = to_dtype(in->ty.dt, unary(in->op, a->data[i]));
     break;
   case K_BINARY:
   case K_COMPARE:
-    for (int64_t i = 0; i < r.size; i++) {
+    for (int64_t i = 0; i < r->size; i++) {
       if (in->op == IR_DIV && in->ty.dt == DT_I32 && b->data[i] == 0) fail_at(I, in, "integer division by zero");
-      r.data[i] = to_dtype(in->ty.dt, binary(in->op, in->ty.dt, a->data[i], b->data[i]));
+      r->data[i] = to_dtype(in->ty.dt, binary(in->op, in->ty.dt, a->data[i], b->data[i]));
     }
     break;
-  case K_REDUCE: reduce(in, a, &r); break;
+  case K_REDUCE: reduce(in, a, r); break;
   default: break;
   }
   switch (in->op) {
-  case IR_CONST: r.data[0] = in->num; break;
+  case IR_CONST: r->data[0] = in->num; break;
   case IR_FILL:
-    for (int64_t i = 0; i < r.size; i++) r.data[i] = in->num;
+    for (int64_t i = 0; i < r->size; i++) r->data[i] = in->num;
     break;
   case IR_EYE:
-    for (int64_t i = 0; i < r.dims[0]; i++) r.data[i * r.dims[0] + i] = 1;
+    for (int64_t i = 0; i < r->dims[0]; i++) r->data[i * r->dims[0] + i] = 1;
     break;
   case IR_INPUT:
   case IR_PARAM: {
     const Tensor *src = in->op == IR_INPUT ? &I->inputs[in->index] : &I->params[in->index];
-    if (src->size != r.size) fail_at(I, in, "internal error: argument %d has %lld elements, not %lld", in->index,
-                                     (long long)src->size, (long long)r.size);
-    else memcpy(r.data, src->data, sizeof(double) * (size_t)r.size);
+    if (src->size != r->size) fail_at(I, in, "internal error: argument %d has %lld elements, not %lld", in->index,
+                                     (long long)src->size, (long long)r->size);
+    else memcpy(r->data, src->data, sizeof(double) * (size_t)r->size);
     break;
   }
   case IR_DIMSIZE: {
@@ -546,61 +726,61 @@ static void eval(Interp *I, IrVal id) {
     memcpy(t.dims, in->size_dims, sizeof(Dim) * (size_t)in->nsize_dims);
     int64_t dims[MAX_RANK], size;
     if (!dimenv_resolve(I->env, &t, dims, &size)) fail_at(I, in, "a symbolic dimension has no value");
-    r.data[0] = (double)size;
+    r->data[0] = (double)size;
     break;
   }
   case IR_SELECT: {
     const Tensor *c = val(I, in->args[2]);
-    for (int64_t i = 0; i < r.size; i++) r.data[i] = a->data[i] != 0 ? b->data[i] : c->data[i];
+    for (int64_t i = 0; i < r->size; i++) r->data[i] = a->data[i] != 0 ? b->data[i] : c->data[i];
     break;
   }
   case IR_SOFTMAX:
-  case IR_LOG_SOFTMAX: softmax(in, a, &r); break;
-  case IR_MATMUL: matmul(a, b, &r); break;
+  case IR_LOG_SOFTMAX: softmax(in, a, r); break;
+  case IR_MATMUL: matmul(a, b, r); break;
   case IR_TRANSPOSE: {
     int64_t m = a->dims[a->rank - 2], n = a->dims[a->rank - 1], batch = m * n > 0 ? a->size / (m * n) : 0;
     for (int64_t q = 0; q < batch; q++)
       for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) r.data[q * m * n + j * m + i] = a->data[q * m * n + i * n + j];
+        for (int64_t j = 0; j < n; j++) r->data[q * m * n + j * m + i] = a->data[q * m * n + i * n + j];
     break;
   }
-  case IR_RESHAPE: memcpy(r.data, a->data, sizeof(double) * (size_t)r.size); break;
+  case IR_RESHAPE: memcpy(r->data, a->data, sizeof(double) * (size_t)r->size); break;
   case IR_BROADCAST: {
     int64_t strides[MAX_RANK];
-    broadcast_strides(a, &r, strides);
-    for (int64_t i = 0; i < r.size; i++) r.data[i] = a->data[offset_of(i, &r, strides)];
+    broadcast_strides(a, r, strides);
+    for (int64_t i = 0; i < r->size; i++) r->data[i] = a->data[offset_of(i, r, strides)];
     break;
   }
   case IR_SUM_TO: {
     int64_t strides[MAX_RANK];
-    broadcast_strides(&r, a, strides);
-    for (int64_t i = 0; i < a->size; i++) r.data[offset_of(i, a, strides)] += a->data[i];
+    broadcast_strides(r, a, strides);
+    for (int64_t i = 0; i < a->size; i++) r->data[offset_of(i, a, strides)] += a->data[i];
     break;
   }
   case IR_INDEX: {
-    int64_t *offs = malloc(sizeof(int64_t) * (size_t)(r.size ? r.size : 1));
-    if (for_each_indexed(I, in, a, offs, r.size))
-      for (int64_t i = 0; i < r.size; i++) r.data[i] = a->data[offs[i]];
+    int64_t *offs = malloc(sizeof(int64_t) * (size_t)(r->size ? r->size : 1));
+    if (for_each_indexed(I, in, a, offs, r->size))
+      for (int64_t i = 0; i < r->size; i++) r->data[i] = a->data[offs[i]];
     free(offs);
     break;
   }
   case IR_UPDATE: {
-    memcpy(r.data, a->data, sizeof(double) * (size_t)r.size);
+    memcpy(r->data, a->data, sizeof(double) * (size_t)r->size);
     int64_t *offs = malloc(sizeof(int64_t) * (size_t)(b->size ? b->size : 1));
     if (for_each_indexed(I, in, a, offs, b->size))
-      for (int64_t i = 0; i < b->size; i++) r.data[offs[i]] = b->data[i];
+      for (int64_t i = 0; i < b->size; i++) r->data[offs[i]] = b->data[i];
     free(offs);
     break;
   }
   case IR_ONEHOT: {
-    int64_t k = r.dims[r.rank - 1];
-    for (int64_t i = 0; i < a->size && label_ok(I, in, a->data[i], k); i++) r.data[i * k + (int64_t)a->data[i]] = 1;
+    int64_t k = r->dims[r->rank - 1];
+    for (int64_t i = 0; i < a->size && label_ok(I, in, a->data[i], k); i++) r->data[i * k + (int64_t)a->data[i]] = 1;
     break;
   }
   case IR_PICK: {
     int64_t k = a->dims[a->rank - 1];
     for (int64_t i = 0; i < b->size && label_ok(I, in, b->data[i], k); i++)
-      r.data[i] = a->data[i * k + (int64_t)b->data[i]];
+      r->data[i] = a->data[i * k + (int64_t)b->data[i]];
     break;
   }
   case IR_CROSS_ENTROPY: {
@@ -613,34 +793,32 @@ static void eval(Interp *I, IrVal id) {
       for (int64_t j = 0; j < k; j++) e += exp(z[j] - m);
       s += m + log(e) - z[(int64_t)b->data[i]];
     }
-    r.data[0] = rows ? s / (double)rows : 0;
+    r->data[0] = rows ? s / (double)rows : 0;
     break;
   }
   case IR_MSE: {
     double s = 0;
     for (int64_t i = 0; i < a->size; i++) s += (a->data[i] - b->data[i]) * (a->data[i] - b->data[i]);
-    r.data[0] = a->size ? s / (double)a->size : 0;
+    r->data[0] = a->size ? s / (double)a->size : 0;
     break;
   }
   case IR_L1:
   case IR_L2: {
     double s = 0;
     for (int64_t i = 0; i < a->size; i++) s += in->op == IR_L1 ? fabs(a->data[i]) : a->data[i] * a->data[i];
-    r.data[0] = s;
+    r->data[0] = s;
     break;
   }
-  case IR_CONV2D: conv2d(in, a, b, &r); break;
-  case IR_CONV2D_BWD_INPUT: conv2d_backward(in, val(I, in->args[2]), b, a, &r, true); break;
-  case IR_CONV2D_BWD_WEIGHT: conv2d_backward(in, a, val(I, in->args[2]), b, &r, false); break;
-  case IR_MAXPOOL2D_BWD: pool2d_backward(in, a, b, &r, true); break;
-  case IR_AVGPOOL2D_BWD: pool2d_backward(in, b, a, &r, false); break;
-  case IR_MAXPOOL2D_GATHER: pool2d_gather(in, a, b, &r); break;
+  case IR_CONV2D: conv2d(in, a, b, r); break;
+  case IR_CONV2D_BWD_INPUT: conv2d_backward(in, val(I, in->args[2]), b, a, r, true); break;
+  case IR_CONV2D_BWD_WEIGHT: conv2d_backward(in, a, val(I, in->args[2]), b, r, false); break;
+  case IR_MAXPOOL2D_BWD: pool2d_backward(in, a, b, r, true); break;
+  case IR_AVGPOOL2D_BWD: pool2d_backward(in, b, a, r, false); break;
+  case IR_MAXPOOL2D_GATHER: pool2d_gather(in, a, b, r); break;
   case IR_MAXPOOL2D:
-  case IR_AVGPOOL2D: pool2d(in, a, &r); break;
+  case IR_AVGPOOL2D: pool2d(in, a, r); break;
   default: break;
   }
-  tensor_free(val(I, id));
-  I->vals[id] = r;
 }
 
 static void eval_block(Interp *I, const IrBlock *b) {
