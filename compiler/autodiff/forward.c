@@ -92,10 +92,11 @@ static IrVal tangent(Ad *A, IrVal v, const IrInst *in) {
     return select3(A, x, T0(A, in->args[1]), T0(A, in->args[2]));
   }
   case IR_SUM: return tx < 0 ? -1 : same_op(A, in, tx, -1);
-  case IR_MAX: case IR_MIN: { /* the tangent at the extreme element (ties share it) */
-    IrVal ext = bcast(A, keepdims_form(A, v, in), ty(A, x));
-    IrVal at = select3(A, compare(A, IR_EQ, x, ext), tx, fill(A, 0, *ty(A, x)));
-    return sum_like(A, in, at, false);
+  case IR_MAX: case IR_MIN: { /* the mean tangent of the extreme elements: reverse mode shares g among ties */
+    IrVal ext = bcast(A, keepdims_form(A, v, in), ty(A, x)), zero = fill(A, 0, *ty(A, x));
+    IrVal at = compare(A, IR_EQ, x, ext);
+    IrVal count = sum_like(A, in, select3(A, at, fill(A, 1, *ty(A, x)), zero), false);
+    return ew(A, IR_DIV, sum_like(A, in, select3(A, at, tx, zero), false), count);
   }
   case IR_LOGSUMEXP: { /* sum(softmax(x) tx) */
     IrVal y1 = bcast(A, keepdims_form(A, v, in), ty(A, x));
