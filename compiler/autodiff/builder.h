@@ -2,7 +2,10 @@
  * with: a context, derivative instructions that carry the span and name of
  * the primal instruction they come from, and small constructors that fold
  * the trivial cases (x * 1, a fill of a constant, a broadcast to the same
- * shape) so the generated code stays readable. Internal to autodiff/. */
+ * shape) so the generated code stays readable and that keep a mask outside
+ * a product, so that 0 never multiplies inf (see "masks" below); the
+ * conventions where a derivative is not finite (0^b, |a| at 0), shared by
+ * both modes. Internal to autodiff/. */
 #ifndef DMLC_AUTODIFF_BUILDER_H
 #define DMLC_AUTODIFF_BUILDER_H
 #include <string.h>
@@ -74,8 +77,67 @@ static inline bool is_fill(Ad *A, IrVal v, double c) {
   return const_value(A, v, &x) && x == c;
 }
 
+static inline IrVal select3(Ad *A, IrVal c, IrVal a, IrVal b) {
+  if (a == b) return a;
+  IrInst p = proto(A, IR_SELECT, *ty(A, a));
+  p.args[0] = c;
+  p.args[1] = a;
+  p.args[2] = b;
+  p.nargs = 3;
+  return emit(A, &p);
+}
+
+static inline IrVal compare(Ad *A, IrOp op, IrVal a, IrVal b) {
+  IrType t = *ty(A, a);
+  t.dt = DT_BOOL;
+  return op2(A, op, t, a, b);
+}
+
+/* ---- masks: the rules never multiply by a 0 mask -------------------------
+ * relu, maximum, select and their kind pass an adjoint (or a tangent) on
+ * as a mask, select(c, g, 0). The value it then meets may be inf or NaN
+ * where the mask is 0: a branch that select did not take is computed
+ * anyway, and sqrt(w) at w = 0 has the derivative 1/0, log(w) for w < 0
+ * is NaN. 0 * inf is NaN, so a product with a masked operand is formed
+ * first and masked after, select(c, g * d, 0), which is 0 there whatever
+ * d is. Only elementwise: a mask summed (the adjoint of a broadcast
+ * operand, sum_to(select(c, g, 0))) is a sum, no longer a mask. */
+
+/* v is select(c, h, 0) (*h_first) or select(c, 0, h) */
+static inline bool masked(Ad *A, IrVal v, IrVal *c, IrVal *h, bool *h_first) {
+  const IrInst *in = I(A, v);
+  if (in->op != IR_SELECT) return false;
+  *c = in->args[0];
+  *h_first = is_fill(A, in->args[2], 0);
+  *h = in->args[*h_first ? 1 : 2];
+  return *h_first || is_fill(A, in->args[1], 0);
+}
+
+static inline IrVal remask(Ad *A, IrVal c, IrVal h, bool h_first) {
+  IrVal zero = fill(A, 0, *ty(A, h));
+  return h_first ? select3(A, c, h, zero) : select3(A, c, zero, h);
+}
+
+static inline IrVal ew(Ad *A, IrOp op, IrVal a, IrVal b);
+
+/* a op b for a masked a (or b, for a product), the mask taken after */
+static inline IrVal ew_masked(Ad *A, IrOp op, IrVal a, IrVal b) {
+  IrVal c, h, c2, h2;
+  bool first, first2;
+  double k;
+  if (op == IR_MUL && const_value(A, a, &k)) return ew_masked(A, op, b, a); /* constants: nothing to mask */
+  if (const_value(A, b, &k) && (op == IR_MUL || op == IR_DIV)) return -1;
+  if ((op == IR_MUL || op == IR_DIV) && masked(A, a, &c, &h, &first)) return remask(A, c, ew(A, op, h, b), first);
+  if (op == IR_MUL && masked(A, b, &c, &h, &first)) return remask(A, c, ew(A, op, a, h), first);
+  if ((op == IR_ADD || op == IR_SUB) && masked(A, a, &c, &h, &first) && masked(A, b, &c2, &h2, &first2) && c == c2 &&
+      first == first2) /* fan-out of a masked adjoint: one mask */
+    return remask(A, c, ew(A, op, h, h2), first);
+  return -1;
+}
+
 /* Elementwise binary with the obvious folds, so that rules can be written
- * plainly (g * 1, g + 0, constant times constant). */
+ * plainly (g * 1, g + 0, constant times constant), and masks kept outside
+ * products. */
 static inline IrVal ew(Ad *A, IrOp op, IrVal a, IrVal b) {
   const IrType *t = ty(A, a);
   double x = 0, y = 0;
@@ -88,14 +150,52 @@ static inline IrVal ew(Ad *A, IrOp op, IrVal a, IrVal b) {
   if ((op == IR_ADD || op == IR_SUB) && is_fill(A, b, 0)) return a;
   if (op == IR_ADD && is_fill(A, a, 0)) return b;
   if (op == IR_DIV && is_fill(A, b, 1)) return a;
-  return op2(A, op, *t, a, b);
+  IrVal m = ew_masked(A, op, a, b);
+  return m >= 0 ? m : op2(A, op, *t, a, b);
 }
 
 static inline IrVal neg(Ad *A, IrVal a) {
   const IrInst *x = I(A, a);
+  IrVal c, h;
+  bool first;
   if (x->op == IR_FILL || x->op == IR_CONST) return fill(A, -x->num, x->ty);
   if (x->op == IR_NEG) return x->args[0];
+  if (masked(A, a, &c, &h, &first)) return remask(A, c, neg(A, h), first);
   return op1(A, IR_NEG, x->ty, a);
+}
+
+/* g sign(x) where x != 0, and 0 where x == 0 whatever g is: the
+ * derivative of |x| taken as 0 at 0 (abs, l1), never 0 * inf */
+static inline IrVal times_sign(Ad *A, IrVal g, IrVal x) {
+  IrVal zero = fill(A, 0, *ty(A, x));
+  return select3(A, compare(A, IR_NE, x, zero), ew(A, IR_MUL, g, op1(A, IR_SIGN, *ty(A, x), x)), zero);
+}
+
+/* d a^b / da = b a^(b-1) for in = a ^ b, taken as 0 where b = 0 (a^0 is
+ * 1 for every a, and b a^(b-1) would be 0 * inf at a = 0) */
+static inline IrVal pow_base_factor(Ad *A, const IrInst *in) {
+  IrVal a = in->args[0], b = in->args[1];
+  double k = 0;
+  bool known = const_value(A, b, &k);
+  if (known && (k == 0 || k == 1)) return fill(A, k, in->ty);
+  IrVal p = known && k == 2 ? a : op2(A, IR_POW, in->ty, a, ew(A, IR_SUB, b, fill(A, 1, in->ty)));
+  IrVal f = ew(A, IR_MUL, b, p);
+  if (known) return f;
+  IrVal zero = fill(A, 0, in->ty);
+  return select3(A, compare(A, IR_NE, b, zero), f, zero);
+}
+
+/* d a^b / db = a^b log(a) for v = a ^ b, taken as 0 where a = 0 (the
+ * limit from a > 0 for b > 0; 0 * log 0 would be NaN) */
+static inline IrVal pow_exponent_factor(Ad *A, IrVal v, const IrInst *in) {
+  IrVal a = in->args[0];
+  double k = 0;
+  bool known = const_value(A, a, &k);
+  if (known && k == 0) return fill(A, 0, in->ty);
+  IrVal f = ew(A, IR_MUL, v, op1(A, IR_LOG, in->ty, a));
+  if (known) return f;
+  IrVal zero = fill(A, 0, in->ty);
+  return select3(A, compare(A, IR_NE, a, zero), f, zero);
 }
 
 /* v broadcast to the shape of t (dtype of v kept). */
@@ -121,22 +221,6 @@ static inline IrVal reshape(Ad *A, IrVal v, const IrType *t) {
   if (ir_type_equal(ty(A, v), &want)) return v;
   if (I(A, v)->op == IR_FILL) return fill(A, I(A, v)->num, want);
   return op1(A, IR_RESHAPE, want, v);
-}
-
-static inline IrVal select3(Ad *A, IrVal c, IrVal a, IrVal b) {
-  if (a == b) return a;
-  IrInst p = proto(A, IR_SELECT, *ty(A, a));
-  p.args[0] = c;
-  p.args[1] = a;
-  p.args[2] = b;
-  p.nargs = 3;
-  return emit(A, &p);
-}
-
-static inline IrVal compare(Ad *A, IrOp op, IrVal a, IrVal b) {
-  IrType t = *ty(A, a);
-  t.dt = DT_BOOL;
-  return op2(A, op, t, a, b);
 }
 
 static inline IrVal reduce(Ad *A, IrOp op, IrVal x, int axis, bool keep, IrType t) {

@@ -62,7 +62,7 @@ static IrVal tangent(Ad *A, IrVal v, const IrInst *in) {
   case IR_LOG: return tx < 0 ? -1 : ew(A, IR_DIV, tx, x);
   case IR_LOG1P: return tx < 0 ? -1 : ew(A, IR_DIV, tx, ew(A, IR_ADD, fill(A, 1, *t), x));
   case IR_SQRT: return tx < 0 ? -1 : ew(A, IR_DIV, tx, ew(A, IR_MUL, fill(A, 2, *t), v));
-  case IR_ABS: return tx < 0 ? -1 : ew(A, IR_MUL, tx, op1(A, IR_SIGN, *t, x));
+  case IR_ABS: return tx < 0 ? -1 : times_sign(A, tx, x);
   case IR_TANH: return tx < 0 ? -1 : ew(A, IR_MUL, tx, ew(A, IR_SUB, fill(A, 1, *t), ew(A, IR_MUL, v, v)));
   case IR_SIGMOID: return tx < 0 ? -1 : ew(A, IR_MUL, tx, ew(A, IR_MUL, v, ew(A, IR_SUB, fill(A, 1, *t), v)));
   case IR_RELU: return tx < 0 ? -1 : select3(A, compare(A, IR_GT, x, fill(A, 0, *t)), tx, fill(A, 0, *t));
@@ -78,9 +78,9 @@ static IrVal tangent(Ad *A, IrVal v, const IrInst *in) {
     IrVal num = ty_ < 0 ? tx : ew(A, IR_SUB, T0(A, x), ew(A, IR_MUL, v, ty_));
     return ew(A, IR_DIV, num, y);
   }
-  case IR_POW: { /* v (ty log x + y tx / x) */
-    IrVal a = tx < 0 ? -1 : ew(A, IR_MUL, ew(A, IR_MUL, y, op2(A, IR_POW, *t, x, ew(A, IR_SUB, y, fill(A, 1, *t)))), tx);
-    IrVal b = ty_ < 0 ? -1 : ew(A, IR_MUL, ew(A, IR_MUL, v, op1(A, IR_LOG, *t, x)), ty_);
+  case IR_POW: { /* y x^(y-1) tx + v log(x) ty, with reverse mode's conventions at y = 0 and x = 0 */
+    IrVal a = tx < 0 ? -1 : ew(A, IR_MUL, pow_base_factor(A, in), tx);
+    IrVal b = ty_ < 0 ? -1 : ew(A, IR_MUL, pow_exponent_factor(A, v, in), ty_);
     return add_t(A, a, b);
   }
   case IR_MAXIMUM: case IR_MINIMUM:
@@ -134,7 +134,7 @@ static IrVal tangent(Ad *A, IrVal v, const IrInst *in) {
     return ew(A, IR_DIV, ew(A, IR_MUL, fill(A, 2, *t), s), dimsize(A, ty(A, x), t->dt));
   }
   case IR_L1:
-    return tx < 0 ? -1 : reduce(A, IR_SUM, ew(A, IR_MUL, op1(A, IR_SIGN, *ty(A, x), x), tx), -1, false, *t);
+    return tx < 0 ? -1 : reduce(A, IR_SUM, times_sign(A, tx, x), -1, false, *t);
   case IR_L2:
     return tx < 0 ? -1 : ew(A, IR_MUL, fill(A, 2, *t), reduce(A, IR_SUM, ew(A, IR_MUL, x, tx), -1, false, *t));
   /* bilinear: a tangent in each operand, the other held */

@@ -33,10 +33,7 @@ RULE(log1p) {                                                          // d log(
 RULE(sqrt) {                                                           // d sqrt a = da / (2 sqrt a)
   accum(A, X, ew(A, IR_DIV, g, ew(A, IR_MUL, fill(A, 2, in->ty), v)));
 }
-RULE(abs) {                                                            // d|a| = sign(a) da
-  (void)v;
-  accum(A, X, ew(A, IR_MUL, g, op1(A, IR_SIGN, in->ty, X)));
-}
+RULE(abs) { (void)v; accum(A, X, times_sign(A, g, X)); }              // d|a| = sign(a) da, 0 at 0
 RULE(tanh) {                                                           // d tanh a = (1 - y^2) da
   accum(A, X, ew(A, IR_MUL, g, ew(A, IR_SUB, fill(A, 1, in->ty), ew(A, IR_MUL, v, v))));
 }
@@ -65,10 +62,8 @@ RULE(div) {                                                            // d(a/b)
   if (is_active(A, Y)) accum(A, Y, neg(A, ew(A, IR_DIV, ew(A, IR_MUL, g, v), Y)));
 }
 RULE(pow) {                                                            // d a^b = b a^(b-1) da + a^b log(a) db
-  IrVal bm1 = ew(A, IR_SUB, Y, fill(A, 1, in->ty));
-  IrVal p = is_fill(A, bm1, 1) ? X : op2(A, IR_POW, in->ty, X, bm1);
-  accum(A, X, ew(A, IR_MUL, g, is_fill(A, bm1, 0) ? Y : ew(A, IR_MUL, Y, p)));
-  if (is_active(A, Y)) accum(A, Y, ew(A, IR_MUL, g, ew(A, IR_MUL, v, op1(A, IR_LOG, in->ty, X))));
+  accum(A, X, ew(A, IR_MUL, g, pow_base_factor(A, in)));
+  if (is_active(A, Y)) accum(A, Y, ew(A, IR_MUL, g, pow_exponent_factor(A, v, in)));
 }
 RULE(maximum) {                                                        // ties go to a, as the forward
   (void)v;
@@ -84,12 +79,13 @@ RULE(select) {                                                         // d sele
   accum(A, in->args[2], select3(A, X, zero, g));
 }
 RULE(sum) { (void)v; accum(A, X, bcast(A, keepdims_form(A, g, in), ty(A, X))); } // d sum(a) = broadcast(g)
-RULE(maxmin) {                         // shared by the entries equal to the max: g [x == y] / count
+RULE(maxmin) {                         // shared by the entries equal to the max: select(x == y, g / count, 0)
   IrVal y = bcast(A, keepdims_form(A, v, in), ty(A, X));
   IrVal gb = bcast(A, keepdims_form(A, g, in), ty(A, X));
-  IrVal hit = select3(A, compare(A, IR_EQ, X, y), fill(A, 1, *ty(A, X)), fill(A, 0, *ty(A, X)));
+  IrVal at = compare(A, IR_EQ, X, y), zero = fill(A, 0, *ty(A, X));
+  IrVal hit = select3(A, at, fill(A, 1, *ty(A, X)), zero);
   IrVal count = bcast(A, keepdims_form(A, reduce(A, IR_SUM, hit, in->axis, in->keepdims, in->ty), in), ty(A, X));
-  accum(A, X, ew(A, IR_DIV, ew(A, IR_MUL, gb, hit), count));
+  accum(A, X, select3(A, at, ew(A, IR_DIV, gb, count), zero));
 }
 RULE(logsumexp) {                                                      // d lse(a) = softmax(a) da
   IrVal y = bcast(A, keepdims_form(A, v, in), ty(A, X));
@@ -220,12 +216,13 @@ static IrVal onehot_like(Ad *A, IrVal labels, const IrType *x) {
   return op1(A, IR_ONEHOT, *x, labels);
 }
 
-RULE(pick) {                            // gx = onehot(y) * g[..., None]
+RULE(pick) {                            // gx = g[..., None] where onehot(y), else 0
   (void)v;
   const IrType *tx = ty(A, X);
   IrType col = *tx;
   col.dims[col.rank - 1] = (Dim){1, NULL};
-  accum(A, X, ew(A, IR_MUL, onehot_like(A, Y, tx), bcast(A, reshape(A, g, &col), tx)));
+  IrVal zero = fill(A, 0, *tx), picked = compare(A, IR_NE, onehot_like(A, Y, tx), zero);
+  accum(A, X, select3(A, picked, bcast(A, reshape(A, g, &col), tx), zero));
 }
 
 RULE(cross_entropy) {                   // gz = (softmax(z) - onehot(y)) g / rows
@@ -247,10 +244,9 @@ RULE(mse) {                             // d mean((a-b)^2) = 2 (a - b) g / N
   accum(A, Y, neg(A, c));
 }
 
-RULE(l1) {                              // d sum|a| = sign(a) g
+RULE(l1) {                              // d sum|a| = sign(a) g, 0 at 0
   (void)v;
-  const IrType *t = ty(A, X);
-  accum(A, X, ew(A, IR_MUL, bcast(A, g, t), op1(A, IR_SIGN, *t, X)));
+  accum(A, X, times_sign(A, bcast(A, g, ty(A, X)), X));
 }
 
 RULE(l2) {                              // d sum(a^2) = 2 a g
