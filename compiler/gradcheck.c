@@ -108,6 +108,7 @@ static bool difference(Check *c, double *theta, double *out) {
 
 static void print_index(FILE *out, const Tensor *t, int64_t flat) {
   int64_t idx[MAX_RANK];
+  if (t->rank == 0) return; /* a scalar: no index */
   for (int i = t->rank - 1; i >= 0; i--) {
     idx[i] = flat % t->dims[i];
     flat /= t->dims[i];
@@ -153,6 +154,15 @@ void gc_free_point(const IrFunc *loss, Tensor *inputs, Tensor *params) {
   for (int i = 0; i < loss->nparams; i++) tensor_free(&params[i]);
   free(inputs);
   free(params);
+}
+
+/* The param's type as declared: the check runs in f64 whatever the
+ * program's float type, but reports the program's own types. */
+static const char *declared_type(Arena *a, const IrParam *p) {
+  IrType t = p->ty;
+  if (p->item && p->item->type && (p->item->type->dtype == DT_F32 || p->item->type->dtype == DT_F64))
+    t.dt = p->item->type->dtype;
+  return ir_type_str(a, &t);
 }
 
 /* loss_grad at params + s v (v: one direction tensor per param with a gradient). */
@@ -213,24 +223,38 @@ static int hvpcheck(Check *c, const IrFunc *hvp, Rng *rng, const GradcheckOption
     double worst = 0, scale = 0;
     for (int64_t e = 0; e < hv[i].size; e++) scale = fmax(scale, fabs(hv[i].data[e]));
     scale = fmax(scale, opt->floor);
+    int64_t bad = -1; /* the first entry where H v or its differences are not finite */
+    double bad_hv = 0, bad_fd = 0;
     for (int64_t e = 0; e < hv[i].size; e++) {
       double d0 = (gp[0][i + 1].data[e] - gm[0][i + 1].data[e]) / (2 * h);
       double d1 = (gp[1][i + 1].data[e] - gm[1][i + 1].data[e]) / h;
       double fd = (4 * d1 - d0) / 3;
+      if ((!isfinite(hv[i].data[e]) || !isfinite(fd)) && bad < 0) bad = e, bad_hv = hv[i].data[e], bad_fd = fd;
       worst = fmax(worst, fabs(hv[i].data[e] - fd) / scale);
       uhv += u[i].data[e] * hv[i].data[e];
       vhu += v[i].data[e] * hu[i].data[e];
     }
-    fprintf(out, "  H v %-10s %-16s worst relative error %.1e%s\n", c->loss->params[pi].name,
-            ir_type_str(a, &c->loss->params[pi].ty), worst, worst > opt->tolerance ? "  FAIL" : "");
-    if (worst > opt->tolerance) status = 1;
+    if (bad >= 0) worst = INFINITY;
+    fprintf(out, "  H v %-10s %-16s worst relative error %.1e", c->loss->params[pi].name,
+            declared_type(a, &c->loss->params[pi]), worst);
+    if (bad >= 0) {
+      fputs(hv[i].rank ? "  FAIL at " : "  FAIL", out);
+      print_index(out, &hv[i], bad);
+      fprintf(out, ": loss_hvp %.10g%s, differences of loss_grad %.10g%s", bad_hv, isfinite(bad_hv) ? "" : " (not finite)",
+              bad_fd, isfinite(bad_fd) ? "" : " (not finite)");
+    } else if (!(worst <= opt->tolerance)) {
+      fputs("  FAIL", out);
+    }
+    fputc('\n', out);
+    if (!(worst <= opt->tolerance)) status = 1;
     worst_all = fmax(worst_all, worst);
   }
   if (ok) {
     double asym = fabs(uhv - vhu) / fmax(fmax(fabs(uhv), fabs(vhu)), opt->floor);
+    bool finite = isfinite(uhv) && isfinite(vhu);
     fprintf(out, "  symmetry: u.Hv %.12g, v.Hu %.12g, relative difference %.1e%s\n", uhv, vhu, asym,
-            asym > opt->tolerance ? "  FAIL" : "");
-    if (asym > opt->tolerance) status = 1;
+            !finite ? "  FAIL (not finite)" : asym > opt->tolerance ? "  FAIL" : "");
+    if (!(asym <= opt->tolerance)) status = 1;
     if (!status)
       fprintf(out, "ok: Hessian-vector products match differences of the gradient (worst %.1e <= %.0e)\n", worst_all,
               opt->tolerance);
@@ -244,6 +268,41 @@ static int hvpcheck(Check *c, const IrFunc *hvp, Rng *rng, const GradcheckOption
   free_results(v, k), free_results(u, k);
   free(v), free(u), free(hv), free(hu);
   return status;
+}
+
+/* What "near a kink" means for the op at which draws kept ending. */
+static const char *kink_what(IrOp op) {
+  switch (op) {
+  case IR_RELU: case IR_ABS: case IR_SIGN: return "its argument near 0";
+  case IR_MAXIMUM: case IR_MINIMUM: return "its two arguments nearly equal";
+  case IR_MAXPOOL2D: return "the two largest values of a window nearly equal";
+  default: return "the two sides nearly equal";
+  }
+}
+
+/* No usable point in 100 draws: say why, at the op whose kink stopped the
+ * most draws, and what to try. */
+static void no_point(const IrFunc *loss, Diags *d, int nonfinite, const int *kinks_at, int tries) {
+  int best = -1;
+  for (int v = 0; v < loss->nv; v++)
+    if (kinks_at[v] && (best < 0 || kinks_at[v] > kinks_at[best])) best = v;
+  if (best < 0 || kinks_at[best] < nonfinite) {
+    diag_error(d, loss->nv ? loss->v[loss->results[0]].span : (Span){0},
+               "gradcheck: no random point found where the loss is finite and away from kinks: the loss was not "
+               "finite at %d of %d points drawn", nonfinite, tries);
+    diag_hint(d, "inputs and params are drawn from normal distributions: a log, sqrt or division of one that can be "
+                 "negative or 0 makes the loss not finite; try another --seed, or keep such values positive (exp, "
+                 "softplus, x * x + 1)");
+    return;
+  }
+  const IrInst *in = &loss->v[best];
+  diag_error(d, in->span,
+             "gradcheck: no random point found where the loss is finite and away from kinks: at %d of %d points "
+             "drawn, `%s` here came within 1e-4 of its kink (%s)", kinks_at[best], tries, ir_ops[in->op].dml,
+             kink_what(in->op));
+  diag_hint(d, "a kink that every draw meets is there by construction (`%s` of a value that is always at its kink, "
+               "such as relu(x - x) or a comparison of a value with itself): differences cannot check a derivative "
+               "there; otherwise try another --seed, or other sizes with --dim NAME=SIZE", ir_ops[in->op].dml);
 }
 
 int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const GradcheckOptions *opt, FILE *out) {
@@ -268,13 +327,15 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
   gc_alloc_point(loss, &env, &inputs, &params);
   Check c = {loss, grad, inputs, params, &env, {0}};
   Rng rng = {opt->seed * 0x2545F4914F6CDD1Dull + 1};
-  int status = 0;
+  int status = 0, nonfinite = 0;
   double margin = 0, L0 = NAN;
+  int *kinks_at = calloc((size_t)loss->nv + 1, sizeof(int));
   int tries;
   for (tries = 0; tries < 100; tries++) {
     gc_draw_point(loss, &env, &rng.s, inputs, params);
     Tensor r;
-    if (!interp_run_margin(loss, inputs, params, &env, &r, c.err, sizeof c.err, &margin)) {
+    IrVal at = -1;
+    if (!interp_run_kink(loss, inputs, params, &env, &r, c.err, sizeof c.err, &margin, &at)) {
       fprintf(out, "gradcheck: the loss cannot be evaluated: %s\n", c.err);
       status = 2;
       break;
@@ -282,11 +343,14 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
     L0 = r.data[0];
     tensor_free(&r);
     if (isfinite(L0) && margin > 1e-4) break; /* 10x the step: no kink between x-h and x+h */
+    if (!isfinite(L0)) nonfinite++;
+    else if (at >= 0) kinks_at[at]++;
   }
-  if (status == 0 && (tries == 100 || !isfinite(L0))) {
-    fprintf(out, "gradcheck: no random point found where the loss is finite and away from kinks\n");
+  if (status == 0 && tries == 100) {
+    no_point(loss, d, nonfinite, kinks_at, tries);
     status = 2;
   }
+  free(kinks_at);
   Tensor *g = status ? NULL : calloc((size_t)grad->nresults, sizeof(Tensor));
   if (g && !interp_run(grad, inputs, params, &env, g, c.err, sizeof c.err)) {
     fprintf(out, "gradcheck: loss_grad cannot be evaluated: %s\n", c.err);
@@ -295,8 +359,8 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
   if (status == 0) {
     fprintf(out, "gradcheck %s: seed %llu", loss_item->span.src->name, (unsigned long long)opt->seed);
     for (int i = 0; i < env.n; i++) fprintf(out, ", %s = %lld", env.syms[i], (long long)env.sizes[i]);
-    fprintf(out, "; loss %.10g\n", L0);
-    if (fabs(g[0].data[0] - L0) > 1e-12 * (1 + fabs(L0))) {
+    fprintf(out, "; loss %.10g (evaluated in f64)\n", L0);
+    if (!(fabs(g[0].data[0] - L0) <= 1e-12 * (1 + fabs(L0)))) {
       fprintf(out, "  loss_grad's loss %.17g differs from the loss %.17g\n", g[0].data[0], L0);
       status = 1;
     }
@@ -308,18 +372,23 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
       double worst = 0;
       int64_t worst_at = 0;
       double worst_an = 0, worst_fd = 0;
+      bool nonfinite_shown = false;
       for (int64_t j = 0; j < checked; j++) {
         int64_t e = checked == n ? j : (int64_t)(next_u64(&rng) % (uint64_t)n);
         double fd;
         if (!difference(&c, &th->data[e], &fd)) {
-          fprintf(out, "  %s: the loss is not finite near the drawn point\n", loss->params[pi].name);
+          fprintf(out, "  %s: the loss is not finite within 1e-5 of the drawn point (finite differences at ",
+                  loss->params[pi].name);
+          print_index(out, th, e);
+          fprintf(out, ")  FAIL\n");
           status = 1;
+          nonfinite_shown = true;
           break;
         }
         double x = an->data[e];
         /* differences lose about eps |L| / h: the floor grows with the loss */
         double denom = fmax(fmax(fabs(x), fabs(fd)), opt->floor * fmax(1, fabs(L0)));
-        double err = fabs(x - fd) / denom;
+        double err = isfinite(x) ? fabs(x - fd) / denom : INFINITY; /* a gradient that is not finite fails */
         if (err > worst || j == 0) {
           worst = err;
           worst_at = e;
@@ -327,13 +396,15 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
           worst_fd = fd;
         }
       }
-      const char *tstr = ir_type_str(a, &loss->params[pi].ty);
+      if (nonfinite_shown) continue;
+      const char *tstr = declared_type(a, &loss->params[pi]);
       fprintf(out, "  %-10s %-16s %6lld%s entries  worst relative error %.1e", loss->params[pi].name, tstr,
               (long long)checked, checked < n ? arena_printf(a, " of %lld", (long long)n) : "", worst);
-      if (worst > opt->tolerance) {
-        fputs("  FAIL at ", out);
+      if (!(worst <= opt->tolerance)) {
+        fputs(th->rank ? "  FAIL at " : "  FAIL", out);
         print_index(out, th, worst_at);
-        fprintf(out, ": loss_grad %.10g, finite differences %.10g", worst_an, worst_fd);
+        fprintf(out, ": loss_grad %.10g%s, finite differences %.10g", worst_an,
+                isfinite(worst_an) ? "" : " (not finite)", worst_fd);
         status = 1;
       }
       fputc('\n', out);

@@ -64,6 +64,7 @@ typedef struct Interp {
   size_t errlen;
   bool failed;
   double margin;  /* distance to the nearest kink seen */
+  IrVal kink_at;  /* the instruction it was seen at (-1: none) */
 } Interp;
 
 static void fail_at(Interp *I, const IrInst *in, const char *fmt, ...) {
@@ -607,7 +608,8 @@ static void note_pool_ties(Interp *I, const IrInst *in, const Tensor *x) {
             else if (v > second) second = v;
           }
         /* an exact tie is structural (relu zeros in one window) and survives a small step */
-        if (isfinite(second) && best > second && best - second < I->margin) I->margin = best - second;
+        if (isfinite(second) && best > second && best - second < I->margin)
+          I->margin = best - second, I->kink_at = (IrVal)(in - I->f->v);
       }
 }
 
@@ -619,7 +621,7 @@ static void note_kinks(Interp *I, const IrInst *in, const Tensor *a, const Tenso
   if (!unary && !pair) return;
   for (int64_t i = 0; i < a->size; i++) {
     double m = fabs(unary ? a->data[i] : a->data[i] - b->data[i]);
-    if (m < I->margin) I->margin = m;
+    if (m < I->margin) I->margin = m, I->kink_at = (IrVal)(in - I->f->v);
   }
 }
 
@@ -827,12 +829,17 @@ static void eval_block(Interp *I, const IrBlock *b) {
 
 bool interp_run(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env, Tensor *results,
                 char *err, size_t errlen) {
-  return interp_run_margin(f, inputs, params, env, results, err, errlen, NULL);
+  return interp_run_kink(f, inputs, params, env, results, err, errlen, NULL, NULL);
 }
 
 bool interp_run_margin(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env,
                        Tensor *results, char *err, size_t errlen, double *kink_margin) {
-  Interp I = {f, inputs, params, env, calloc((size_t)f->nv + 1, sizeof(Tensor)), err, errlen, false, INFINITY};
+  return interp_run_kink(f, inputs, params, env, results, err, errlen, kink_margin, NULL);
+}
+
+bool interp_run_kink(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env,
+                     Tensor *results, char *err, size_t errlen, double *kink_margin, IrVal *kink_at) {
+  Interp I = {f, inputs, params, env, calloc((size_t)f->nv + 1, sizeof(Tensor)), err, errlen, false, INFINITY, -1};
   if (errlen) err[0] = 0;
   eval_block(&I, &f->body);
   for (int i = 0; i < f->nresults; i++) {
@@ -853,5 +860,6 @@ bool interp_run_margin(const IrFunc *f, const Tensor *inputs, const Tensor *para
   for (int i = 0; i < f->nv; i++) tensor_free(&I.vals[i]);
   free(I.vals);
   if (kink_margin) *kink_margin = I.margin;
+  if (kink_at) *kink_at = I.kink_at;
   return !I.failed;
 }

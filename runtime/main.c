@@ -408,7 +408,7 @@ int main(int argc, char **argv) {
     blas_threads(c.threads);
     status = runs[cmd](&m, &c);
     fflush(stdout);
-    if (status) fprintf(stderr, "%s\n", rt_message());
+    if (status && rt_message()[0]) fprintf(stderr, "%s\n", rt_message()); /* gradcheck reports on stdout */
   }
   free(args);
   model_close(&m);
