@@ -301,7 +301,8 @@ typedef enum { SO_NEWTON, SO_NEWTON_CG, SO_LBFGS } SecondOrderKind;
 typedef struct SecondOrder {
   SecondOrderKind kind;
   double damping;      /* newton: added to the diagonal at first (Levenberg) */
-  double tol;          /* stop when the gradient norm is below */
+  double tol;          /* stop when the gradient norm is at most tol * max(1, |w|) */
+  double ftol;         /* or when the loss changes by at most ftol * max(|f|, |f_new|, 1) in an iteration */
   int max_iters;
   int history;         /* lbfgs: pairs kept */
   int cg_iters;        /* newton_cg: conjugate gradient steps per iteration */
@@ -313,12 +314,25 @@ const char *second_order_name(SecondOrderKind k); /* "newton", "newton_cg", "lbf
 /* False with an error if s cannot minimise over n values: l1 > 0 with
  * newton or newton_cg, newton over more than 4000 values. */
 bool second_order_check(const SecondOrder *s, int64_t n);
+/* Why a minimisation stopped: the first two are convergence. */
+typedef enum { SO_GRADIENT, SO_LOSS_CHANGE, SO_NO_DECREASE, SO_MAX_ITERS } SecondOrderStop;
+
+typedef struct SecondOrderResult {
+  SecondOrderStop stop;
+  int iters;
+  double gnorm;        /* the last gradient norm (with l1: the pseudo-gradient's) */
+  double gtol;         /* what it was compared with: tol * max(1, |w|) */
+  double change;       /* the last iteration's relative change of the loss (NAN before one) */
+} SecondOrderResult;
+
 /* Minimise from w (updated in place): f, or with l1 > 0 the objective
  * f + l1 |w|_1, which report() then receives with the norm of its
  * pseudo-gradient instead of the gradient's. Returns false on an
- * evaluation error or a failed second_order_check (rt_error set); *iters
- * and *gnorm say where it stopped. */
-bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, int *iters, double *gnorm);
+ * evaluation error or a failed second_order_check (rt_error set); *r says
+ * where and why it stopped. */
+bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, SecondOrderResult *r);
+/* "converged after 9 iterations: gradient norm 6.1e-13 <= ..." for r, one line without newline. */
+void second_order_describe(const SecondOrder *s, const SecondOrderResult *r, char *buf, size_t n);
 
 /* ---- a run: the train block merged with the command line (main.c, train.c) ------- */
 

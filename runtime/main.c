@@ -39,7 +39,7 @@ static const char usage_text[] =
     "  --standardize, --no-standardize   standardize the feature columns\n"
     "  --epochs N  --batch N  --seed N\n"
     "  --optimizer NAME       sgd, momentum, nesterov, adam, adamw, rmsprop; full batch: newton, newton_cg, lbfgs\n"
-    "  --tol X  --max-iters N  --damping X  --history N  --cg-iters N   second-order settings\n"
+    "  --tol X  --ftol X  --max-iters N  --damping X  --history N  --cg-iters N   second-order settings\n"
     "  --lr X  --momentum X  --beta1 X  --beta2 X  --eps X  --alpha X\n"
     "  --weight-decay X  --l1 X  --clip X (max gradient norm)\n"
     "  --schedule NAME        constant, step, cosine, warmup\n"
@@ -205,7 +205,7 @@ static const NumOpt num_opts[] = {
     {"--epochs", 'p'}, {"--batch", 'p'}, {"--seed", 'i'},  {"--lr", 'r'},    {"--momentum", 'f'},
     {"--beta1", 'f'},  {"--beta2", 'f'}, {"--eps", 'r'},   {"--alpha", 'f'}, {"--weight-decay", 'n'},
     {"--l1", 'n'},     {"--clip", 'r'},  {"--split", 'f'}, {"--every", 'p'}, {"--gamma", 'r'},
-    {"--min-lr", 'n'}, {"--warmup", 'p'}, {"--entries", 'p'}, {"--steps", 'p'}, {"--tol", 'r'},
+    {"--min-lr", 'n'}, {"--warmup", 'p'}, {"--entries", 'p'}, {"--steps", 'p'}, {"--tol", 'r'}, {"--ftol", 'n'},
     {"--max-iters", 'p'}, {"--damping", 'n'}, {"--history", 'p'}, {"--cg-iters", 'p'},
     {"--threads", 'p'},
 };
@@ -232,6 +232,7 @@ static void set_num(RunConfig *c, const char *name, double v) {
   else if (strcmp(name, "--gamma") == 0) c->sched.gamma = v;
   else if (strcmp(name, "--min-lr") == 0) c->sched.min_lr = v;
   else if (strcmp(name, "--tol") == 0) c->so2.tol = v;
+  else if (strcmp(name, "--ftol") == 0) c->so2.ftol = v;
   else if (strcmp(name, "--max-iters") == 0) c->so2.max_iters = (int)v;
   else if (strcmp(name, "--damping") == 0) c->so2.damping = v;
   else if (strcmp(name, "--history") == 0) c->so2.history = (int)v;

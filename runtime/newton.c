@@ -6,6 +6,7 @@
  * an L1 penalty, L-BFGS becomes OWL-QN (Andrew and Gao, "Scalable training
  * of L1-regularized log-linear models", ICML 2007). The caller gives the
  * function as an Objective; everything here is f64. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,8 @@ static const char *const names[] = {"newton", "newton_cg", "lbfgs"};
 bool second_order_by_name(SecondOrder *s, const char *name) {
   for (int i = 0; i < 3; i++) {
     if (strcmp(names[i], name) != 0) continue;
-    *s = (SecondOrder){.kind = (SecondOrderKind)i, .damping = 0, .tol = 1e-8, .max_iters = i == 2 ? 500 : 50,
-                       .history = 10, .cg_iters = 0, .l1 = 0};
+    *s = (SecondOrder){.kind = (SecondOrderKind)i, .damping = 0, .tol = 1e-8, .ftol = 10 * DBL_EPSILON,
+                       .max_iters = i == 2 ? 500 : 50, .history = 10, .cg_iters = 0, .l1 = 0};
     return true;
   }
   return false;
@@ -267,8 +268,22 @@ static double measure(const double *w, double f, const double *g, double l1, int
   return sqrt(dot(pg, pg, n));
 }
 
-bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, int *iters, double *gnorm) {
+/* The stopping rules follow established L-BFGS codes: the gradient test
+ * scales with the point, ||g|| <= tol * max(1, ||w||), as libLBFGS's
+ * `epsilon` does, and the loss test is relative, (f_k - f_k+1) /
+ * max(|f_k|, |f_k+1|, 1) <= ftol, as SciPy's L-BFGS-B `ftol` (`factr`
+ * times the machine epsilon) is. A loss that stopped changing has reached
+ * what f64 can resolve: without the second test an optimizer with a
+ * gradient a rounding error above an absolute tolerance took steps of
+ * 1e-9 until max_iters. */
+static bool gradient_converged(const SecondOrder *s, const double *w, int64_t n, SecondOrderResult *r) {
+  r->gtol = s->tol * fmax(1, sqrt(dot(w, w, n)));
+  return r->gnorm <= r->gtol;
+}
+
+bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, SecondOrderResult *r) {
   int64_t n = o->n;
+  *r = (SecondOrderResult){.stop = SO_MAX_ITERS, .iters = 0, .gnorm = NAN, .gtol = s->tol, .change = NAN};
   if (!second_order_check(s, n)) return false;
   if (s->kind != SO_LBFGS && !o->hvp)
     return rt_error("this model has no Hessian-vector product (it was built without loss_hvp); use lbfgs");
@@ -281,10 +296,10 @@ bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, 
   history_init(&hist, s->history > 0 ? s->history : 10);
   double f, F; /* the loss, and the objective with the penalty */
   bool ok = o->value_grad(o->ctx, w, &f, g);
-  *iters = 0;
-  *gnorm = ok ? measure(w, f, g, s->l1, n, &F, pg) : NAN;
-  if (ok) ok = o->report(o->ctx, 0, F, *gnorm, 0);
-  while (ok && *gnorm > s->tol && *iters < s->max_iters) {
+  if (ok) r->gnorm = measure(w, f, g, s->l1, n, &F, pg);
+  if (ok) ok = o->report(o->ctx, 0, F, r->gnorm, 0);
+  if (ok && gradient_converged(s, w, n, r)) r->stop = SO_GRADIENT;
+  while (ok && r->stop == SO_MAX_ITERS && r->iters < s->max_iters) {
     /* newton and newton_cg run without a penalty (second_order_check), so there pg = g */
     if (s->kind == SO_NEWTON) ok = newton_direction(o, s, w, g, p, h, l, t1);
     else if (s->kind == SO_NEWTON_CG) ok = newton_cg_direction(o, s, w, g, p, t1, t2, t3);
@@ -304,17 +319,46 @@ bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, 
     double F1 = F, step = 0;
     bool eval_ok;
     if (!armijo(o, &ls, w, p, &F1, &step, t1, &eval_ok)) {
-      ok = eval_ok; /* no decrease possible: converged as far as rounding allows */
+      ok = eval_ok;
+      r->stop = SO_NO_DECREASE; /* as far as rounding allows */
       break;
     }
     ok = o->value_grad(o->ctx, w, &f, g);
     if (!ok) break;
-    ++*iters;
-    *gnorm = measure(w, f, g, s->l1, n, &F, pg);
+    ++r->iters;
+    double F0 = F;
+    r->gnorm = measure(w, f, g, s->l1, n, &F, pg);
+    r->change = (F0 - F) / fmax(fmax(fabs(F0), fabs(F)), 1);
     if (s->kind == SO_LBFGS) history_add(&hist, w, w_old, g, g_old, n);
-    ok = o->report(o->ctx, *iters, F, *gnorm, step);
+    ok = o->report(o->ctx, r->iters, F, r->gnorm, step);
+    if (ok && gradient_converged(s, w, n, r)) r->stop = SO_GRADIENT;
+    else if (ok && r->change <= s->ftol) r->stop = SO_LOSS_CHANGE;
   }
   history_free(&hist);
   free(g), free(pg), free(p), free(xi), free(t1), free(t2), free(t3), free(g_old), free(w_old), free(h), free(l);
   return ok;
+}
+
+void second_order_describe(const SecondOrder *s, const SecondOrderResult *r, char *buf, size_t n) {
+  const char *norm = s->l1 > 0 ? "pseudo-gradient norm" : "gradient norm", *loss = s->l1 > 0 ? "objective" : "loss";
+  int len = snprintf(buf, n, "%s after %d iteration%s: ", r->stop <= SO_LOSS_CHANGE ? "converged" : "stopped",
+                     r->iters, r->iters == 1 ? "" : "s");
+  if (len < 0 || (size_t)len >= n) return;
+  buf += len, n -= (size_t)len;
+  switch (r->stop) {
+  case SO_GRADIENT:
+    snprintf(buf, n, "%s %.3e <= %.3e (tol %g * max(1, |w|))", norm, r->gnorm, r->gtol, s->tol);
+    break;
+  case SO_LOSS_CHANGE:
+    snprintf(buf, n, "relative %s change %.1e <= %.3g (ftol); %s %.3e", loss, r->change, s->ftol, norm, r->gnorm);
+    break;
+  case SO_NO_DECREASE:
+    snprintf(buf, n, "no step decreases the %s any more (its rounding); %s %.3e, tolerance %.3e", loss, norm,
+             r->gnorm, r->gtol);
+    break;
+  case SO_MAX_ITERS:
+    snprintf(buf, n, "max_iters reached; %s %.3e, tolerance %.3e; relative %s change %.1e, ftol %.3g", norm,
+             r->gnorm, r->gtol, loss, r->change, s->ftol);
+    break;
+  }
 }

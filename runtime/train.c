@@ -1331,8 +1331,9 @@ int run_info(const Model *m, const RunConfig *c) {
     printf("\nno fn predict: predict and the metric are unavailable\n");
   }
   if (c->second_order)
-    printf("metric: %s\n\ntraining: %s on the full batch, gradient norm tolerance %g, at most %d iterations, seed %lld%s\n",
-           m->metric, c->opt.name, c->so2.tol, c->so2.max_iters, (long long)c->seed,
+    printf("metric: %s\n\ntraining: %s on the full batch, gradient norm tolerance %g * max(1, |w|), relative loss "
+           "change tolerance %.3g, at most %d iterations, seed %lld%s\n",
+           m->metric, c->opt.name, c->so2.tol, c->so2.ftol, c->so2.max_iters, (long long)c->seed,
            c->standardize ? ", standardized inputs" : "");
   else
     printf("metric: %s\n\ntraining: %s, lr %g, batch %lld, %d epochs, seed %lld%s%s\n", m->metric, c->opt.name,
@@ -1586,17 +1587,17 @@ static bool train_full_batch(Session *s) {
     printf("training %s: %lld examples, %lld for validation, full batch, %s", m->name, (long long)s->train.n,
            (long long)(s->has_val ? s->val.n : 0), name);
     if (fb.l1) printf(" with l1 %g (OWL-QN)", so2.l1);
-    printf(", %lld params, %s tolerance %g\n", (long long)fb.n, norm, so2.tol);
+    printf(", %lld params, %s tolerance %g * max(1, |w|), relative %s change tolerance %.3g\n", (long long)fb.n,
+           norm, so2.tol, fb.l1 ? "objective" : "loss", so2.ftol);
   }
-  int iters = 0;
-  double gnorm = NAN;
-  bool ok = second_order_minimize(&o, &so2, w, &iters, &gnorm);
+  SecondOrderResult r = {.iters = 0};
+  bool ok = second_order_minimize(&o, &so2, w, &r);
   if (ok) set_params(&fb, w);
-  if (ok && !c->quiet)
-    printf("%s after %d iteration%s: %s %.3e (tolerance %g)\n", gnorm <= so2.tol ? "converged" : "stopped", iters,
-           iters == 1 ? "" : "s", norm, gnorm, so2.tol);
+  char why[256];
+  second_order_describe(&so2, &r, why, sizeof why);
+  if (ok && !c->quiet) printf("%s\n", why);
   if (ok && fb.l1 && !c->quiet) print_l1_zeros(s);
-  s->epoch = iters;
+  s->epoch = r.iters;
   free_directions(&fb);
   free(w);
   return record_close(&rec, ok);

@@ -162,12 +162,13 @@ static void check_owlqn(const char *what, Quadratic *q, double l1, const double 
   SecondOrder s;
   second_order_by_name(&s, "lbfgs");
   s.l1 = l1;
-  double w[4], gnorm;
-  int iters;
+  double w[4];
+  SecondOrderResult r;
   memcpy(w, start, sizeof(double) * (size_t)q->n);
   q->rose = false;
-  if (!second_order_minimize(&o, &s, w, &iters, &gnorm)) printf("FAIL %s: %s\n", what, rt_message()), failures++;
-  if (!(gnorm <= s.tol)) printf("FAIL %s: stopped at pseudo-gradient norm %g\n", what, gnorm), failures++;
+  if (!second_order_minimize(&o, &s, w, &r)) printf("FAIL %s: %s\n", what, rt_message()), failures++;
+  if (r.stop != SO_GRADIENT || !(r.gnorm <= r.gtol))
+    printf("FAIL %s: stopped (%d) at pseudo-gradient norm %g\n", what, (int)r.stop, r.gnorm), failures++;
   if (q->rose) printf("FAIL %s: the objective rose\n", what), failures++;
   for (int i = 0; i < q->n; i++) {
     char name[80];
@@ -203,11 +204,11 @@ static void test_owlqn(void) {
     second_order_by_name(&s, kinds[k]);
     s.l1 = 0.5;
     Objective o = {NULL, 2, NULL, NULL, NULL, NULL}; /* any call would crash */
-    double w[2] = {0, 0}, gnorm;
-    int iters;
+    double w[2] = {0, 0};
+    SecondOrderResult r;
     char want[64];
     snprintf(want, sizeof want, "error: %s cannot train with `l1` (0.5)", kinds[k]);
-    if (second_order_minimize(&o, &s, w, &iters, &gnorm) || strncmp(rt_message(), want, strlen(want)) != 0)
+    if (second_order_minimize(&o, &s, w, &r) || strncmp(rt_message(), want, strlen(want)) != 0)
       printf("FAIL %s with l1 was not refused: %s\n", kinds[k], rt_message()), failures++;
   }
 }
