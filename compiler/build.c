@@ -27,10 +27,10 @@ bool build_units(Program *p, Arena *a, Diags *d, SemaOptions opt, const char *pr
     if ((it->kind != IT_FN && it->kind != IT_LOSS) || it->from_stdlib) continue;
     size_t len = strlen(it->name);
     if (it->kind == IT_FN && (strcmp(it->name, "loss_grad") == 0 || strcmp(it->name, "loss") == 0 ||
-                              strcmp(it->name, "loss_hvp") == 0 ||
+                              strcmp(it->name, "loss_hvp") == 0 || strcmp(it->name, "error") == 0 ||
                               (len > 10 && strcmp(it->name + len - 10, "_workspace") == 0))) {
       diag_error(d, it->name_span, "a function named `%s` would clash with a generated entry point", it->name);
-      diag_hint(d, "native code names loss, loss_grad, loss_hvp and NAME_workspace itself; rename the function");
+      diag_hint(d, "native code names loss, loss_grad, loss_hvp, error and NAME_workspace itself; rename the function");
       ok = false;
       continue;
     }

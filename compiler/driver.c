@@ -471,7 +471,7 @@ static int cmd_build(const Options *o, const char *stdlib_dir) {
                   &units, &n)) {
     const char *spec = exe ? model_spec(&f.prog, units, n, name, o->sema.model_float, &f.arena, &f.diags) : NULL;
     CgOptions co = {.opt_level = o->opt_level, .pic = true, .emit = CG_EMIT_OBJECT, .module_name = o->files[0],
-                    .model_spec = spec};
+                    .model_spec = spec, .error_fn = exe ? NULL : arena_printf(&f.arena, "%s_error", name)};
     bool ok = (!exe || spec) && write_native(&f, units, n, co, out, o->object, o->lib);
     if (ok && o->lib) { /* NAME.h beside the library, named after the model */
       const char *slash = strrchr(out, '/');

@@ -22,6 +22,7 @@ typedef struct CgOptions {
   const char *model_spec; /* executables: the JSON model description, else NULL */
   const char *cpu;        /* the LLVM CPU name to compile for ("x86-64"); NULL: the host's */
   bool keep_subnormals;   /* entry points leave MXCSR alone instead of flushing subnormals (tests) */
+  const char *error_fn;   /* libraries and objects: the NAME_error symbol, else NULL */
 } CgOptions;
 
 bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d);

@@ -57,7 +57,10 @@ static bool run(char *const argv[], Diags *d) {
 }
 
 /* cc [-shared] -o OUTPUT OBJECT libdmlrt.a BLAS -lm: an executable takes
- * main and the training runtime from libdmlrt.a, a library only kernels. */
+ * main and the training runtime from libdmlrt.a, a library only kernels,
+ * which it keeps to itself (--exclude-libs makes libdmlrt.a's symbols
+ * local): two models in one process must not share, or interpose, each
+ * other's runtime and its last error. */
 bool link_with_runtime(const char *object, const char *output, bool shared, Arena *a, Diags *d) {
   const char *rt = link_runtime_dir(a);
   char *lib = arena_printf(a, "%s/libdmlrt.a", rt);
@@ -72,7 +75,10 @@ bool link_with_runtime(const char *object, const char *output, bool shared, Aren
   int n = 0;
   const char *cc = getenv("CC");
   argv[n++] = (char *)(cc && *cc ? cc : "cc");
-  if (shared) argv[n++] = "-shared";
+  if (shared) {
+    argv[n++] = "-shared";
+    argv[n++] = "-Wl,--exclude-libs,ALL";
+  }
   argv[n++] = "-o";
   argv[n++] = (char *)output;
   argv[n++] = (char *)object;
@@ -119,15 +125,15 @@ bool link_write_header(const char *path, const char *model, const char *source, 
   guard[k] = 0;
   fprintf(out, "/* %s.h - the C interface of the model compiled from %s by dmlc. */\n", model, source);
   fprintf(out, "#ifndef DML_%s_H\n#define DML_%s_H\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n", guard, guard);
-  fputs("/* Every entry point NAME has the form\n"
+  fprintf(out, "/* Every entry point NAME has the form\n"
         " *   int32_t NAME(const int64_t *dims, void *const *inputs, void *const *params,\n"
         " *                void *const *outputs, void *workspace);\n"
         " * dims: the sizes of the symbolic dimensions, in the order listed;\n"
         " * inputs/params/outputs: one pointer per tensor, row-major, of the listed\n"
         " * element types; workspace: NAME_workspace(dims) bytes, 64-byte aligned.\n"
-        " * It returns 0, or 1 after a run-time error described by dmlrt_error().\n"
+        " * It returns 0, or 1 after a run-time error described by %s_error().\n"
         " * No call allocates memory. */\n\n",
-        out);
+        model);
   fputs("#ifndef DML_PARAM_INFO_DEFINED /* shared by every model's header */\n#define DML_PARAM_INFO_DEFINED\n"
         "typedef struct dml_param_info {\n  const char *name;\n  const char *dtype;\n  int rank;\n  int64_t dims[8];\n"
         "  const char *init; /* as written in the source; \"\" if none */\n} dml_param_info;\n#endif\n\n",
@@ -185,8 +191,8 @@ bool link_write_header(const char *path, const char *model, const char *source, 
             units[u].name);
     fprintf(out, "int64_t %s_workspace(const int64_t *dims);\n\n", units[u].name);
   }
-  fputs("/* The message of the last run-time error. */\nconst char *dmlrt_error(void);\n\n"
-        "#ifdef __cplusplus\n}\n#endif\n#endif\n", out);
+  fprintf(out, "/* The message of this library's last run-time error in the calling thread. */\n"
+               "const char *%s_error(void);\n\n#ifdef __cplusplus\n}\n#endif\n#endif\n", model);
   if ((why = outfile_commit(&file)) != NULL) {
     diag_error(d, (Span){0}, "cannot write %s: %s", path, why);
     return false;

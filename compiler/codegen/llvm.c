@@ -9,7 +9,8 @@
  *
  * dims holds the symbolic dimensions in signature order; the return value
  * is 0, or 1 after a run-time error (a label out of range) whose message
- * dmlrt_error() gives. A fused elementwise kernel becomes a loop nest
+ * the library's own M_error() gives (the runtime's symbols are hidden in a
+ * library, so two models in one process keep their own). A fused elementwise kernel becomes a loop nest
  * written here, vectorisable (loop metadata, since the C API cannot set
  * fast-math flags); everything else calls the runtime's kernels, matrix
  * products going to CBLAS with transposes as flags. Opaque pointers
@@ -1122,6 +1123,17 @@ static LLVMValueRef const_cstring(Cg *g, const char *name, const char *text) {
   return gv;
 }
 
+/* const char *NAME(void) { return dmlrt_error(); }: the library's own name
+ * for the runtime's last message, defined even when no kernel is called. */
+static void emit_error_fn(Cg *g, const char *name) {
+  LLVMTypeRef fty = LLVMFunctionType(g->ptr, NULL, 0, 0);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, name, fty);
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+  LLVMTypeRef rty;
+  LLVMValueRef rt = extern_fn(g, "dmlrt_error", g->ptr, NULL, 0, &rty);
+  LLVMBuildRet(g->b, LLVMBuildCall2(g->b, rty, rt, NULL, 0, ""));
+}
+
 /* What an executable's runtime (runtime/main.c) finds by fixed names: the
  * model description `dml_model_spec` (JSON) and the table
  * `dml_model_entries` of {short name, entry point, workspace size}, ended
@@ -1173,6 +1185,7 @@ bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a,
     emit_workspace_fn(&g, units[i].name);
   }
   if (opt->model_spec) emit_model_globals(&g, units, nunits, opt->model_spec);
+  if (opt->error_fn) emit_error_fn(&g, opt->error_fn);
   bool ok = d->nerrors == errors;
   char *msg = NULL;
   if (ok && LLVMVerifyModule(g.mod, LLVMReturnStatusAction, &msg)) {

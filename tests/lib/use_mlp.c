@@ -27,7 +27,7 @@ int main(void) {
   int64_t dims[1] = {N};
   void *ws = aligned_alloc(64, (size_t)((mlp_digits_loss_grad_workspace(dims) + 63) / 64 * 64 + 64));
   if (mlp_digits_loss_grad(dims, inputs, params, outputs, ws) != 0) {
-    fprintf(stderr, "call failed: %s\n", dmlrt_error());
+    fprintf(stderr, "call failed: %s\n", mlp_digits_error());
     return 1;
   }
   float *db2 = grads[3];
@@ -40,8 +40,8 @@ int main(void) {
   /* a label out of range is refused with a message, not a crash */
   y[2] = 10;
   int status = mlp_digits_loss_grad(dims, inputs, params, outputs, ws);
-  printf("label 10: status %d, %s\n", status, dmlrt_error());
-  ok &= status == 1 && strstr(dmlrt_error(), "label 10 is out of range 0..9") != NULL;
+  printf("label 10: status %d, %s\n", status, mlp_digits_error());
+  ok &= status == 1 && strstr(mlp_digits_error(), "label 10 is out of range 0..9") != NULL;
   for (int p = 0; p < MLP_DIGITS_NPARAMS; p++) {
     free(params[p]);
     free(grads[p]);
