@@ -1155,12 +1155,25 @@ static void emit_model_globals(Cg *g, const CgUnit *units, int nunits, const cha
   LLVMSetGlobalConstant(gv, 1);
 }
 
+/* LLVM reports through the context: an error becomes ours (an internal
+ * one: nothing in a checked program should make LLVM fail); its warnings
+ * and remarks are about LLVM's work, not the user's program (a loop we
+ * asked to vectorise that it could not, with no source location), so
+ * they are dropped rather than printed as `warning: <unknown>:0:0`. */
+static void on_llvm_diagnostic(LLVMDiagnosticInfoRef info, void *diags) {
+  if (LLVMGetDiagInfoSeverity(info) != LLVMDSError) return;
+  char *text = LLVMGetDiagInfoDescription(info);
+  diag_error(diags, (Span){0}, "internal error: LLVM: %.400s", text);
+  LLVMDisposeMessage(text);
+}
+
 bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a, Diags *d) {
   int errors = d->nerrors;
   LLVMTargetMachineRef tm = host_machine(d, opt->pic, opt->opt_level, opt->cpu);
   if (!tm) return false;
   Cg g = {.a = a, .d = d};
   g.ctx = LLVMContextCreate();
+  LLVMContextSetDiagnosticHandler(g.ctx, on_llvm_diagnostic, d);
   g.mod = LLVMModuleCreateWithNameInContext(opt->module_name, g.ctx);
   g.b = LLVMCreateBuilderInContext(g.ctx);
   g.i1 = LLVMInt1TypeInContext(g.ctx);
@@ -1208,6 +1221,7 @@ bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a,
       ok = false;
     }
   }
+  ok &= d->nerrors == errors; /* an error LLVM reported during its passes */
   if (ok) {
     char *err = NULL;
     if (opt->emit == CG_EMIT_LLVM) {
@@ -1221,6 +1235,7 @@ bool cg_compile(const CgUnit *units, int nunits, const CgOptions *opt, Arena *a,
       ok = false;
     }
   }
+  ok &= d->nerrors == errors;
   LLVMDisposeTargetData(layout);
   LLVMDisposeBuilder(g.b);
   LLVMDisposeModule(g.mod);
