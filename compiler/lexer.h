@@ -15,7 +15,7 @@ typedef struct Lexer {
   Program *prog;         /* the parser's result */
   bool too_deep_reported;
   int pending;           /* a token to return next (after an inserted SEP) */
-  uint32_t prev_end;     /* where the previous token ended */
+  uint32_t prev_lo, prev_end; /* where the previous token started and ended */
   Span pending_loc;
   uint32_t braces[64];   /* offsets of the innermost open `{`, for messages */
   int nbraces;           /* may exceed 64; only the last 64 are kept */

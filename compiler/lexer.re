@@ -83,6 +83,37 @@ static void stray_byte(Lexer *lx) {
   }
 }
 
+/* `W.T`, `x.sum()`: there is no member access; say what to write. */
+static void member_access(Lexer *lx) {
+  const unsigned char *name = lx->tok + 1, *end = name;
+  while (end < lx->cur && (*end == '_' || (unsigned)((*end | 32) - 'a') < 26 || (unsigned)(*end - '0') < 10)) end++;
+  int len = (int)(end - name);
+  const char *base = lx->src->text;
+  bool named = lx->last == IDENT && lx->prev_end - lx->prev_lo < 64;
+  int olen = named ? (int)(lx->prev_end - lx->prev_lo) : 3;
+  const char *obj = named ? base + lx->prev_lo : "...";
+  Diags *d = lx->ab.diags;
+  diag_error(d, span_at(lx, lx->tok, lx->cur), "there is no member access `.%.*s` in DML", len, (const char *)name);
+  if ((len == 1 && (*name == 'T' || *name == 't')) || (len == 9 && memcmp(name, "transpose", 9) == 0) ||
+      (len == 2 && memcmp(name, "mT", 2) == 0))
+    diag_hint(d, "transpose a matrix with `transpose(%.*s)`", olen, obj);
+  else
+    diag_hint(d, "functions take the value as an argument, as in `%.*s(%.*s)`", len, (const char *)name, olen, obj);
+}
+
+/* Operators of other languages: `**`, `&&`, `||`, `&`, `|`. */
+static void foreign_operator(Lexer *lx) {
+  int len = (int)(lx->cur - lx->tok);
+  Diags *d = lx->ab.diags;
+  diag_error(d, span_at(lx, lx->tok, lx->cur), "there is no `%.*s` operator in DML", len, (const char *)lx->tok);
+  if (lx->tok[0] == '*')
+    diag_hint(d, "a power is written with `^`, as in `x ^ 2`");
+  else if (lx->tok[0] == '&')
+    diag_hint(d, "to choose x where both a and b hold, nest the choices: `select(a, select(b, x, y), y)`");
+  else
+    diag_hint(d, "to choose x where a or b holds, nest the choices: `select(a, x, select(b, x, y))`");
+}
+
 /* After the opening quote: read to the closing quote, unescaping. */
 static int lex_string(Lexer *lx, YYSTYPE *val) {
   const unsigned char *p = lx->cur;
@@ -242,6 +273,18 @@ static int lex_token(Lexer *lx, YYSTYPE *val) {
         return NUMBER;
       }
 
+      "." ident ("(" [ \t]* ")")? {
+        if (!ends_expression(lx->last) || lx->last == NUMBER) { /* `1.e5`: a number's point */
+          lx->cur = lx->tok + 1;
+          stray_byte(lx);
+          return YYerror;
+        }
+        member_access(lx);
+        return YYerror;
+      }
+      "**" { foreign_operator(lx); return '^'; } /* read on as the power it meant */
+      "&&" | "||" | "&" | "|" { foreign_operator(lx); return YYerror; }
+
       "->" { return ARROW; }
       ".." { return DOTDOT; }
       "<=" { return LE; }
@@ -293,6 +336,6 @@ int yylex(YYSTYPE *val, Span *loc, Lexer *lx) {
     if (lx->paren_depth == 0 && ends_expression(lx->last)) tok = SEP;
   }
   lx->last = tok;
-  if (tok != SEP) lx->prev_end = loc->hi;
+  if (tok != SEP) lx->prev_lo = loc->lo, lx->prev_end = loc->hi;
   return tok;
 }

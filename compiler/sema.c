@@ -203,6 +203,16 @@ static const char *did_you_mean(Sema *s, const char *best) {
   return best ? arena_printf(s->a, "; did you mean `%s`?", best) : "";
 }
 
+/* Parameter names of other libraries, too far from ours to be typos:
+ * PyTorch's `dim`, NumPy's `axes`, TensorFlow's `keep_dims`. */
+static const char *other_library_name(const char *name, const char *const *names, int n) {
+  static const char *const alias[][2] = {{"dim", "axis"}, {"dims", "axis"}, {"axes", "axis"}, {"keep_dims", "keepdims"}};
+  for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+    for (int j = 0; strcmp(name, alias[i][0]) == 0 && j < n; j++)
+      if (strcmp(names[j], alias[i][1]) == 0) return names[j];
+  return NULL;
+}
+
 /* ---- scopes and globals ---------------------------------------------------- */
 
 static unsigned hash_name(const char *p) {
@@ -384,12 +394,52 @@ static bool broadcast(const Type *a, const Type *b, Dim *out, int *rank, int *ba
   return true;
 }
 
+/* The expression a name was let-bound to, so hints can see through it. */
+static Expr *through_lets(Expr *e) {
+  while (e && e->kind == EX_NAME && e->ref == REF_LOCAL && e->local && e->local->value) e = e->local->value;
+  return e;
+}
+
+/* A reduction over one axis that drops it: sum, mean, max, min or
+ * logsumexp with an axis and without keepdims = true. Sets *axis (>= 0). */
+static bool drops_axis(Expr *e, int *axis) {
+  if (!e || e->kind != EX_CALL || e->ref != REF_BUILTIN || !e->bound) return false;
+  int id = e->builtin;
+  if (id != BI_SUM && id != BI_MEAN && id != BI_MAX && id != BI_MIN && id != BI_LOGSUMEXP) return false;
+  Expr *x = e->bound[0], *ax = e->bound[1], *keep = e->bound[2];
+  if (!x || !ax || !is_tensor(x->type) || !ax->type || !ax->type->is_const) return false;
+  if (keep && !(keep->kind == EX_BOOL && !keep->boolean)) return false;
+  *axis = (int)ax->type->value + (ax->type->value < 0 ? x->type->rank : 0);
+  return *axis >= 0 && *axis < x->type->rank;
+}
+
+/* After a failed broadcast of `side` (reduced) with `other`: had the
+ * reduction kept its axis, would it broadcast into `other`'s shape (as a
+ * mean is subtracted from what it averages)? Then say so. */
+static bool keepdims_hint(Sema *s, Expr *side, const Type *other) {
+  Expr *r = through_lets(side);
+  int axis;
+  if (!drops_axis(r, &axis)) return false;
+  Type kept = *r->bound[0]->type;
+  kept.dims[axis] = dim_const(1);
+  Dim dims[MAX_RANK];
+  int rank, ba, bb;
+  if (!broadcast(&kept, other, dims, &rank, &ba, &bb) || rank != other->rank) return false;
+  for (int i = 0; i < rank; i++)
+    if (!dim_equal(dims[i], other->dims[i])) return false;
+  const char *via = r == side ? "" : arena_printf(s->a, " that defines `%s`", side->name);
+  diag_hint(s->d, "add `keepdims = true` to the `%s` over axis %d%s: its result would be %s, which broadcasts with %s",
+            builtin_info(r->builtin)->name, axis, via, T(s, &kept), T(s, other));
+  return true;
+}
+
 static Type *broadcast_or_fail(Sema *s, Expr *at, const char *what, Type *a, Type *b, DType dt) {
   Dim dims[MAX_RANK];
   int rank, ba, bb;
   if (!broadcast(a, b, dims, &rank, &ba, &bb)) {
     diag_error(s->d, at->span, "cannot broadcast %s with %s in %s: dimensions %s and %s differ", T(s, a),
                T(s, b), what, D(s, a->dims[ba]), D(s, b->dims[bb]));
+    if (at->kind == EX_BINARY && !keepdims_hint(s, at->lhs, b)) keepdims_hint(s, at->rhs, a);
     return fail(s);
   }
   return ty_tensor(s, dt, rank, dims);
@@ -707,6 +757,17 @@ static Type *check_tuple(Sema *s, Expr *e) {
 
 /* ---- calls ------------------------------------------------------------------ */
 
+/* Losses that take logits and apply their activation themselves:
+ * cross_entropy(softmax(z), y) applies softmax twice, and still trains,
+ * only worse, so it is easy to miss. */
+static void warn_activation_twice(Sema *s, Expr *arg, const char *loss, int activation) {
+  Expr *r = through_lets(arg);
+  if (!r || r->kind != EX_CALL || r->ref != REF_BUILTIN || r->builtin != activation) return;
+  const char *act = builtin_info(activation)->name;
+  diag_warning(s->d, arg->span, "`%s` applies %s to its first argument itself, so %s is applied twice", loss, act, act);
+  diag_hint(s->d, "pass the scores before %s (the logits): %s(z, ...), not %s(%s(z), ...)", act, loss, loss, act);
+}
+
 /* Bind call arguments to parameter names: positional first, then named.
  * `bound` gets one slot per parameter (NULL when omitted); a variadic last
  * parameter collects the rest into `rest`. */
@@ -749,6 +810,7 @@ static bool bind_args(Sema *s, Expr *call, const char *callee, const char *const
     if (k < 0) {
       Suggest g = suggest_start(s->d, a->name);
       for (int j = 0; j < nparams; j++) suggest_consider(&g, names[j]);
+      if (!g.best) g.best = other_library_name(a->name, names, nparams);
       diag_error(s->d, a->name_span, "`%s` has no parameter named `%s`%s", callee, a->name, did_you_mean(s, g.best));
       ok = false;
       continue;
@@ -912,6 +974,8 @@ static Type *check_user_call(Sema *s, Expr *e, Item *fn) {
     else if (ok) ok = unify_arg(s, &u, fn->name, &fn->params[i], fn->param_types[i], bd.arg[i], arg_types[i]);
   }
   if (!ok || is_err(fn->ty)) return fail(s);
+  if (fn->from_stdlib && strcmp(fn->name, "soft_cross_entropy") == 0) warn_activation_twice(s, e->bound[0], fn->name, BI_SOFTMAX);
+  if (fn->from_stdlib && strcmp(fn->name, "bce") == 0) warn_activation_twice(s, e->bound[0], fn->name, BI_SIGMOID);
   if (!u.real_bound) { /* only literals met `real`: they are the model's float */
     u.real = s->opt.model_float;
     u.real_bound = true;
@@ -1606,6 +1670,7 @@ static Type *check_builtin_call(Sema *s, Expr *e, int id) {
   memcpy(e->bound, bd.arg, sizeof(Expr *) * 8);
   BCall c = {s, e, info, id, e->bound, bd.rest, bd.nrest};
   Type *t = rules[id](&c);
+  if (id == BI_CROSS_ENTROPY && !is_err(t)) warn_activation_twice(s, e->bound[0], info->name, BI_SOFTMAX);
   /* made only of weak values (literals), a float result stays weak too:
    * sum(select(c, 1.0, 0.0)) adapts to f32 or f64 like the literals */
   bool all_weak = true, any = false;
@@ -1841,6 +1906,7 @@ static void check_let(Sema *s, Stmt *st) {
   }
   if (!is_err(t) && t->kind == TY_STRING) t = fail(s);
   st->binding = declare(s, st->name, st->name_span, t, st->kind == ST_LET ? B_LET : B_VAR);
+  if (st->kind == ST_LET) st->binding->value = st->value;
   if (st->kind == ST_VAR && !is_err(t) && t->weak) {
     /* a var holds a value of one fixed type */
     Type *fixed = ty_alloc(s);
@@ -1982,6 +2048,16 @@ static Span result_span(Item *fn) {
   return fn->name_span;
 }
 
+/* The data must still provide an input the loss never reads. */
+static void warn_unused_inputs(Sema *s, Item *loss) {
+  for (int i = 0; i < loss->nparams; i++) {
+    Binding *b = loss->param_bindings[i];
+    if (b->used || b->name[0] == '_' || is_err(b->type)) continue;
+    diag_warning(s->d, b->span, "loss input `%s` is not used by the loss", b->name);
+    diag_hint(s->d, "remove it, or start its name with `_` if it is meant to be unused");
+  }
+}
+
 static void check_fn(Sema *s, Item *fn) {
   if (fn->checked || fn->checking) return;
   Sema saved = *s;
@@ -2005,13 +2081,14 @@ static void check_fn(Sema *s, Item *fn) {
       fn->param_types[i] = fail(s);
     }
     Binding *b = declare(s, p->name, p->span, fn->param_types[i], B_ARG);
-    b->used = true;
+    b->used = fn->kind != IT_LOSS; /* a loss input the loss never reads is warned about below */
     fn->param_bindings[i] = b;
   }
   s->in_result_type = true;
   Type *declared = fn->ret ? resolve_type(s, fn->ret) : NULL;
   s->in_result_type = false;
   Type *value = check_block(s, &fn->body, true);
+  if (fn->kind == IT_LOSS) warn_unused_inputs(s, fn);
   if (fn->kind == IT_LOSS) {
     if (!is_err(value) && (!is_tensor(value) || value->rank != 0 || !dt_float(value->dt))) {
       diag_error(s->d, result_span(fn), "the loss must be a float scalar, but its value has type %s", T(s, value));
@@ -2195,6 +2272,31 @@ static void mark_used_block(Sema *s, Block *b) {
   }
 }
 
+/* One warning per param the loss does not use; one for the loss when it
+ * uses none, since then nothing can be trained at all (unless the program
+ * has errors: a loss cut short by one says nothing about its params). */
+static void warn_unused_params(Sema *s, bool clean) {
+  int nparams = 0, nused = 0;
+  for (int i = 0; i < s->prog->nitems; i++) {
+    Item *it = s->prog->items[i];
+    if (it->kind != IT_PARAM || it->from_stdlib) continue;
+    nparams++;
+    nused += it->used_by_loss;
+  }
+  if (nused == 0) {
+    if (!clean) return;
+    if (nparams) diag_warning(s->d, s->loss->name_span, "the loss uses none of the params, so training changes nothing");
+    else diag_warning(s->d, s->loss->name_span, "the program has no param, so the loss has nothing to train");
+    diag_hint(s->d, "declare the weights with `param` and use them in the loss");
+    return;
+  }
+  for (int i = 0; i < s->prog->nitems; i++) {
+    Item *it = s->prog->items[i];
+    if (it->kind == IT_PARAM && !it->used_by_loss && !it->from_stdlib)
+      diag_warning(s->d, it->name_span, "param `%s` is not used by the loss, so it will not be trained", it->name);
+  }
+}
+
 /* ---- the train block ------------------------------------------------------------ */
 
 void sema_check_train(Sema *s, Item *train, Item *loss);
@@ -2255,11 +2357,7 @@ bool sema_check(Program *p, Arena *a, Diags *d, SemaOptions opt) {
     for (int i = 0; i < p->nitems; i++)
       if (p->items[i]->kind == IT_FN) p->items[i]->used_by_loss = false;
     mark_used_block(&s, &s.loss->body);
-    for (int i = 0; i < p->nitems; i++) {
-      Item *it = p->items[i];
-      if (it->kind == IT_PARAM && !it->used_by_loss && !it->from_stdlib)
-        diag_warning(d, it->name_span, "param `%s` is not used by the loss, so it will not be trained", it->name);
-    }
+    warn_unused_params(&s, d->nerrors == errors_before);
   }
   if (s.train) sema_check_train(&s, s.train, s.loss);
   return d->nerrors == errors_before;

@@ -79,6 +79,7 @@ struct Binding {
   BindKind kind;
   int depth;              /* block nesting level where declared */
   bool used;
+  Expr *value;            /* B_LET: its value, for hints that look through names */
   Binding *next;          /* the enclosing binding: scopes are a chain */
   Binding *prev_same;     /* the binding of the same name this one hides */
 };

@@ -45,6 +45,12 @@ expect 1 'bad.dml:1:28: error: unknown name `y`$' -- "$dmlc" check "$tmp/bad.dml
 printf 'param w: f32[3] = zeros\nparam v: f32[3] = zeros\nloss(x: f32[n, 3]) { sum(x @ w) }\n' >"$tmp/warn.dml"
 expect 0 'warning: param `v` is not used by the loss' -- "$dmlc" check "$tmp/warn.dml"
 expect 1 'error: param `v` is not used by the loss' -- "$dmlc" check -Werror "$tmp/warn.dml"
+printf 'param w: f32[3] = zeros\nloss(x: f32[n, 3], y: i32[n]) { mean(x @ w) }\n' >"$tmp/warn2.dml"
+expect 1 'error: loss input `y` is not used by the loss' -- "$dmlc" check -Werror "$tmp/warn2.dml"
+printf 'param w: f32[3] = zeros\nloss(x: f32[n, 3], y: i32[n]) { cross_entropy(softmax(x * w), y) }\n' >"$tmp/warn3.dml"
+expect 1 'error: `cross_entropy` applies softmax to its first argument itself' -- "$dmlc" check -Werror "$tmp/warn3.dml"
+printf 'param w: f32[3] = zeros\nloss(x: f32[n, 3]) { mean(x) }\n' >"$tmp/warn4.dml"
+expect 1 'error: the loss uses none of the params' -- "$dmlc" check -Werror "$tmp/warn4.dml"
 # colour only when asked (stderr is not a terminal here)
 expect 1 '\[1;31merror' -- "$dmlc" check --color always "$tmp/bad.dml"
 "$dmlc" check "$tmp/bad.dml" 2>"$tmp/plain"
