@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include "dml_runtime.h"
 
@@ -209,6 +210,7 @@ typedef struct Fields {
   int64_t count;   /* in the line */
   int64_t keep, mark;
   char *mark_start;
+  char *open_quote; /* a quote the line leaves open, else NULL */
 } Fields;
 
 static Field trimmed(char *s, char *e) {
@@ -240,15 +242,17 @@ static bool split_fields(char *s, char *e, char delimiter, Fields *fs) {
   fs->n = 0;
   fs->count = 0;
   fs->mark_start = NULL;
+  fs->open_quote = NULL;
   if (blanks)
     while (s < e && is_blank(*s)) s++;
   for (;;) {
     char *begin = s;
-    bool quoted = false;
+    char *quote = NULL; /* the quote that opened the quoted part we are in */
     for (; s < e; s++) {
-      if (*s == '"') quoted = !quoted;
-      else if (!quoted && (blanks ? is_blank(*s) : *s == delimiter)) break;
+      if (*s == '"') quote = quote ? NULL : s;
+      else if (!quote && (blanks ? is_blank(*s) : *s == delimiter)) break;
     }
+    if (quote) fs->open_quote = quote; /* only at the end of the line */
     if (!add_field(fs, trimmed(begin, s))) return false;
     if (s == e) return true;
     s++;
@@ -261,7 +265,47 @@ static bool split_fields(char *s, char *e, char delimiter, Fields *fs) {
 
 /* ---- CSV: numbers ------------------------------------------------------------------ */
 
-typedef enum { NUM_OK, NUM_EMPTY, NUM_BAD, NUM_NOT_FINITE, NUM_TOO_BIG_FOR_F32 } NumStatus;
+typedef enum { NUM_OK, NUM_EMPTY, NUM_BAD, NUM_NOT_DECIMAL, NUM_NOT_FINITE, NUM_TOO_BIG_FOR_F32 } NumStatus;
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static const char *skip_digits(const char *s, const char *e) {
+  while (s < e && is_digit(*s)) s++;
+  return s;
+}
+
+/* The number grammar of the docs (language.md, section 15.1), exactly:
+ * [+-] (digits [. [digits]] | . digits) [(e|E) [+-] digits]. strtod reads
+ * more (hexadecimal, nan(...), leading white space), which we refuse. */
+static bool decimal_syntax(const char *s, const char *e) {
+  if (s < e && (*s == '+' || *s == '-')) s++;
+  const char *digits = s;
+  s = skip_digits(s, e);
+  bool whole = s > digits;
+  if (s < e && *s == '.') {
+    const char *frac = ++s;
+    s = skip_digits(s, e);
+    if (!whole && s == frac) return false;
+  } else if (!whole) {
+    return false;
+  }
+  if (s < e && (*s == 'e' || *s == 'E')) {
+    s++;
+    if (s < e && (*s == '+' || *s == '-')) s++;
+    const char *exp = s;
+    s = skip_digits(s, e);
+    if (s == exp) return false;
+  }
+  return s == e;
+}
+
+/* [+-] inf, infinity or nan, in any case: refused as not finite. */
+static bool non_finite_word(const char *s, const char *e) {
+  if (s < e && (*s == '+' || *s == '-')) s++;
+  size_t n = (size_t)(e - s);
+  return (n == 3 && (!strncasecmp(s, "inf", 3) || !strncasecmp(s, "nan", 3))) ||
+         (n == 8 && !strncasecmp(s, "infinity", 8));
+}
 
 /* Plain decimals ("-12", "17.99", ".5"): the digits as an integer and how
  * many of them follow the point. False for anything else (exponents, hex,
@@ -331,6 +375,8 @@ static NumStatus parse_number(char *s, char *e, bool single, double *out) {
     if (single) *out = f;
     return NUM_OK;
   }
+  bool decimal = decimal_syntax(s, e);
+  if (!decimal && non_finite_word(s, e)) return NUM_NOT_FINITE;
   if (isspace((unsigned char)*s)) return NUM_BAD; /* strtod would skip it */
   char saved = *e, *stop;
   *e = '\0';
@@ -338,6 +384,7 @@ static NumStatus parse_number(char *s, char *e, bool single, double *out) {
   bool finite_text = single && !isfinite(v) && isfinite(text_to_double(s, NULL));
   *e = saved;
   if (stop != e) return NUM_BAD;
+  if (!decimal) return NUM_NOT_DECIMAL; /* 0x10, 0x1p-3, nan(1): strtod's, not ours */
   if (!isfinite(v)) return finite_text ? NUM_TOO_BIG_FOR_F32 : NUM_NOT_FINITE;
   *out = v;
   return NUM_OK;
@@ -432,6 +479,9 @@ static bool number_error(const Csv *c, NumStatus status, long col, const char *s
   case NUM_TOO_BIG_FOR_F32:
     return rt_error_at(file, c->number, col, "`%s` does not fit in f32 (column %d, for input `%s`)",
                        shown_text(s, e, text), column, in->name);
+  case NUM_NOT_DECIMAL:
+    return rt_error_at(file, c->number, col, "`%s` is not a decimal number (column %d, for input `%s`)",
+                       shown_text(s, e, text), column, in->name);
   default:
     return rt_error_at(file, c->number, col, "`%s` is not a number (column %d, for input `%s`)",
                        shown_text(s, e, text), column, in->name);
@@ -479,6 +529,9 @@ static bool load_row(Csv *c, char *start, char *stop) {
   c->line = start;
   if (!split_fields(start, stop, c->src->delimiter ? c->src->delimiter : ',', &c->fields))
     return rt_error_at(c->src->file, c->number, 0, "out of memory");
+  if (c->fields.open_quote) /* a field that runs to the end of the line: say why, not how many fields */
+    return rt_error_at(c->src->file, c->number, column_of(c, c->fields.open_quote),
+                       "unterminated quote: this `\"` is not closed before the end of the line");
   if (c->expected < 0 ? !check_first_row(c) : !check_field_count(c, stop)) return false;
   if (!grow_columns(c)) return false;
   for (int i = 0; i < c->src->ninputs; i++) {

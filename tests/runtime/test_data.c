@@ -382,6 +382,44 @@ static void test_csv_errors(void) {
   src = small_csv("1,\"nan\"\n", in, 0, 1, 1, 2, 0);
   EXPECT_ERROR(&src, "%s:1:3: error: `nan` is not a finite number (column 1, for input `y`)", src.file);
 
+  /* a quote left open names the quote, not a count of fields */
+  src = small_csv("1,2\n3,\"4\n5,6\n", in, 0, 2, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:2:3: error: unterminated quote: this `\"` is not closed before the end of the line", src.file);
+  src = small_csv("\"1,2,3\n", in, 0, 1, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:1:1: error: unterminated quote: this `\"` is not closed before the end of the line", src.file);
+  src = small_csv("1,\"2\"\"x\n", in, 0, 2, 0, 0, 0); /* "" closes and reopens */
+  EXPECT_ERROR(&src, "%s:1:6: error: unterminated quote: this `\"` is not closed before the end of the line", src.file);
+  /* the number grammar of the docs, not strtod's: no hexadecimal, no nan(...) */
+  src = small_csv("1,0x10\n", in, 0, 2, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:1:3: error: `0x10` is not a decimal number (column 1, for input `x`)", src.file);
+  src = small_csv("-0X1p3,1\n", in, 0, 2, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:1:1: error: `-0X1p3` is not a decimal number (column 0, for input `x`)", src.file);
+  src = small_csv("1,0x1A\n", in, 0, 1, 1, 2, 0);
+  EXPECT_ERROR(&src, "%s:1:3: error: `0x1A` is not a decimal number (column 1, for input `y`)", src.file);
+  src = small_csv("1,nan(7)\n", in, 0, 2, 0, 0, 0);
+  in[0].type = RT_F64;
+  EXPECT_ERROR(&src, "%s:1:3: error: `nan(7)` is not a decimal number (column 1, for input `x`)", src.file);
+  src = small_csv("1,+INF\n", in, 0, 2, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:1:3: error: `+INF` is not a finite number (column 1, for input `x`)", src.file);
+  src = small_csv("1,1e\n", in, 0, 2, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:1:3: error: `1e` is not a number (column 1, for input `x`)", src.file);
+  src = small_csv("1,.\n", in, 0, 2, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:1:3: error: `.` is not a number (column 1, for input `x`)", src.file);
+  src = small_csv("1,\"\v2\"\n", in, 0, 2, 0, 0, 0);
+  EXPECT_ERROR(&src, "%s:1:3: error: `?2` is not a number (column 1, for input `x`)", src.file);
+  /* every form the grammar has, in f32 and f64 */
+  src = small_csv("+1.,-.5,2.5E+2,7e-1,-0,12345678901234567890123\n", in, 0, 6, 0, 0, 0);
+  Dataset d;
+  for (int t = 0; t < 2; t++) {
+    in[0].type = t ? RT_F64 : RT_F32;
+    if (LOAD(&src, &d)) {
+      double want[6] = {1, -0.5, 250, 0.7, 0, 12345678901234567890123.0};
+      for (int i = 0; i < 6; i++)
+        CHECK(t ? F64(d, 0, i) == want[i] : F32(d, 0, i) == (float)want[i]);
+      data_free(&d);
+    }
+  }
+
   src = small_csv("", in, 0, 2, 0, 0, 0);
   EXPECT_ERROR(&src, "%s: error: no data rows", src.file);
   src = small_csv("\n  \r\n\n", in, 0, 2, 0, 0, 0);
