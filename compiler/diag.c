@@ -1,8 +1,9 @@
 /* diag.c - see diag.h.
  *
  * Columns are 1-based byte offsets within the line (as GCC's -fdiagnostics-
- * column-unit=byte); the underline is drawn in display columns, so tabs and
- * UTF-8 text before the span do not shift the caret. */
+ * column-unit=byte); the underline is drawn in display columns, so tabs,
+ * UTF-8 text and invalid bytes (shown escaped) before the span do not shift
+ * the caret. */
 #include "diag.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -69,6 +70,26 @@ Source *source_from_file(Arena *a, const char *path, char **why) {
   Source *s = source_from_memory(a, path, buf, len);
   free(buf);
   return s;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is invalid. */
+int utf8_sequence_length(const unsigned char *p, const unsigned char *lim) {
+  unsigned c = p[0];
+  int n;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c < 0x80) return 1;
+  else if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) { n = 3; lo = 0xA0; }
+  else if (c >= 0xE1 && c <= 0xEF) { n = 3; if (c == 0xED) hi = 0x9F; }
+  else if (c == 0xF0) { n = 4; lo = 0x90; }
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else if (c == 0xF4) { n = 4; hi = 0x8F; }
+  else return 0;
+  if (lim - p < n) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (int i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+  return n;
 }
 
 /* Line of byte offset `off`: binary search over line starts. */
@@ -196,6 +217,28 @@ static int compare_diags(const void *pa, const void *pb) {
 
 static const char *color(Diags *d, const char *code) { return d->color ? code : ""; }
 
+/* How a unit of the line is shown: a valid UTF-8 character as itself (one
+ * column), an invalid byte escaped as \xFF (four), a control byte as `?`,
+ * a tab as a tab. The line and the underline below it walk the same units,
+ * so the caret stays under its span whatever comes before it. */
+typedef struct Shown {
+  int bytes;   /* of the source */
+  int width;   /* columns on screen; 0 for a tab, which is copied */
+} Shown;
+
+static Shown shown_unit(const unsigned char *p, const unsigned char *lim) {
+  if (*p == '\t') return (Shown){1, 0};
+  if (*p < 32 || *p == 127) return (Shown){1, 1};
+  int n = utf8_sequence_length(p, lim);
+  return n ? (Shown){n, 1} : (Shown){1, 4};
+}
+
+static void print_unit(FILE *out, const unsigned char *p, Shown u) {
+  if (u.width == 4) fprintf(out, "\\x%02X", *p);
+  else if (*p == '\t' || (*p >= 32 && *p != 127)) fwrite(p, 1, (size_t)u.bytes, out);
+  else fputc('?', out);
+}
+
 /* The source line, then spaces up to the span and `^~~~` under it. Only the
  * first line of a multi-line span is shown. */
 static void print_excerpt(Diags *d, FILE *out, Span sp) {
@@ -209,23 +252,32 @@ static void print_excerpt(Diags *d, FILE *out, Span sp) {
   if (end > start && s->text[end - 1] == '\r') end--;
   uint32_t shown_end = end - start > MAX_SHOWN ? start + MAX_SHOWN : end;
   if (sp.lo > shown_end) return; /* the span starts off screen on a huge line */
+  const unsigned char *text = (const unsigned char *)s->text, *lim = text + shown_end;
   fputs("    ", out);
-  for (uint32_t i = start; i < shown_end; i++) {
-    unsigned char c = (unsigned char)s->text[i];
-    fputc(c == '\t' || c >= 32 ? c : '?', out);
+  for (uint32_t i = start; i < shown_end;) {
+    Shown u = shown_unit(text + i, lim);
+    print_unit(out, text + i, u);
+    i += (uint32_t)u.bytes;
   }
   fputc('\n', out);
   fputs("    ", out);
-  for (uint32_t i = start; i < sp.lo; i++) {
-    unsigned char c = (unsigned char)s->text[i];
-    if (c == '\t') fputc('\t', out);
-    else if ((c & 0xC0) != 0x80) fputc(' ', out); /* one column per code point */
+  uint32_t i = start;
+  while (i < sp.lo) {
+    Shown u = shown_unit(text + i, lim);
+    if (!u.width) fputc('\t', out);
+    for (int k = 0; k < u.width; k++) fputc(' ', out);
+    i += (uint32_t)u.bytes;
   }
   uint32_t hi = sp.hi > shown_end ? shown_end : sp.hi;
   fputs(color(d, "\033[1;32m"), out);
+  int columns = 0; /* of the span; a tab in it counts one */
+  for (uint32_t k = i; k < hi;) {
+    Shown u = shown_unit(text + k, lim);
+    columns += u.width ? u.width : 1;
+    k += (uint32_t)u.bytes;
+  }
   fputc('^', out);
-  for (uint32_t i = sp.lo + 1; i < hi; i++)
-    if (((unsigned char)s->text[i] & 0xC0) != 0x80) fputc('~', out);
+  for (int c = 1; c < columns; c++) fputc('~', out);
   fputs(color(d, "\033[0m"), out);
   fputc('\n', out);
 }

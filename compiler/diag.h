@@ -58,6 +58,8 @@ bool diag_saturated(const Diags *d);
 Source *source_from_file(Arena *a, const char *path, char **why);
 Source *source_from_memory(Arena *a, const char *name, const char *text, size_t len);
 void span_line_col(Span s, int *line, int *col);
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is invalid. */
+int utf8_sequence_length(const unsigned char *p, const unsigned char *lim);
 Span span_join(Span a, Span b);
 
 void diag_init(Diags *d, Arena *a);

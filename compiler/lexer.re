@@ -30,30 +30,10 @@ static Span span_at(Lexer *lx, const unsigned char *lo, const unsigned char *hi)
   return s;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is invalid. */
-static int utf8_length(const unsigned char *p, const unsigned char *lim) {
-  unsigned c = p[0];
-  int n;
-  unsigned lo = 0x80, hi = 0xBF;
-  if (c < 0x80) return 1;
-  else if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c == 0xE0) { n = 3; lo = 0xA0; }
-  else if (c >= 0xE1 && c <= 0xEF) { n = 3; if (c == 0xED) hi = 0x9F; }
-  else if (c == 0xF0) { n = 4; lo = 0x90; }
-  else if (c >= 0xF1 && c <= 0xF3) n = 4;
-  else if (c == 0xF4) { n = 4; hi = 0x8F; }
-  else return 0;
-  if (lim - p < n) return 0;
-  if (p[1] < lo || p[1] > hi) return 0;
-  for (int i = 2; i < n; i++)
-    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
-  return n;
-}
-
 /* Comments and strings may hold any UTF-8 text; report the first bad byte. */
 static void check_utf8(Lexer *lx, const unsigned char *p, const unsigned char *end) {
   while (p < end) {
-    int n = utf8_length(p, end);
+    int n = utf8_sequence_length(p, end);
     if (n == 0) {
       diag_error(lx->ab.diags, span_at(lx, p, p + 1), "invalid UTF-8 byte 0x%02X", *p);
       return;
@@ -64,7 +44,7 @@ static void check_utf8(Lexer *lx, const unsigned char *p, const unsigned char *e
 
 static void stray_byte(Lexer *lx) {
   const unsigned char *p = lx->tok;
-  int n = utf8_length(p, lx->lim);
+  int n = utf8_sequence_length(p, lx->lim);
   Diags *d = lx->ab.diags;
   if (*p == 0) {
     diag_error(d, span_at(lx, p, p + 1), "unexpected NUL byte");

@@ -3,7 +3,8 @@
 # diagnostic line (file:line:col: level: message, and hint: lines) with the
 # file's own `// expect:` lines, exactly and in order. A file without expect
 # lines must check clean. The exit status must be 1 with errors, 0 without,
-# never a crash.
+# never a crash. Where NAME.stderr lies beside NAME.dml, the whole report
+# (quoted lines and underlines too) must be that file.
 dmlc=$1
 file=$2
 dir=$(dirname "$file")
@@ -32,6 +33,12 @@ if [ "$status" -ne "$want_status" ]; then
 fi
 if ! diff -u "$tmp.want" "$tmp.got" >"$tmp.diff"; then
   echo "FAIL $file: diagnostics differ (- expected, + actual)"
+  cat "$tmp.diff"
+  exit 1
+fi
+golden=${file%.dml}.stderr
+if [ -f "$golden" ] && ! diff -u "$golden" "$tmp.err" >"$tmp.diff"; then
+  echo "FAIL $file: the report differs from $golden (- expected, + actual)"
   cat "$tmp.diff"
   exit 1
 fi
