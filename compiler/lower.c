@@ -778,6 +778,10 @@ static void lower_stmt(Lower *L, Stmt *st) {
     IrVal v = lower_expr(L, st->value);
     IrType want = ir_type_of(L, st->binding->type);
     v = coerce(L, v, want.dt);
+    IrInst *in = ir_inst(L->f, v);
+    Expr *call = st->value;
+    if (call->kind == EX_CALL && call->ref == REF_FN && in->name == call->item->name && st->name[0] != '_')
+      in->name = NULL; /* `let h2 = layer_norm(h1)`: h2, the name the user gave it, not the function's */
     name_value(L, v, st->name);
     bind_local(L, st->binding, v);
     break;

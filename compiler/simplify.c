@@ -14,6 +14,7 @@
  * before max pooling's adjoint. Loop-invariant transposes are moved out of
  * loops. */
 #include "simplify.h"
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -101,23 +102,154 @@ static IrVal mask_before_pool_adjoint(Simp *S, const IrInst *p) {
   return ir_emit(S->f, &nb);
 }
 
-static double fold_binary(IrOp op, DType dt, double a, double b, bool *ok) {
-  *ok = true;
-  switch (op) {
-  case IR_ADD: return a + b;
-  case IR_SUB: return a - b;
-  case IR_MUL: return a * b;
-  case IR_DIV:
-    if (dt == DT_I32) {
-      *ok = b != 0;
-      return b != 0 ? trunc(a / b) : 0;
-    }
-    return a / b;
-  case IR_POW: return pow(a, b);
-  case IR_MAXIMUM: return a >= b ? a : b;
-  case IR_MINIMUM: return a <= b ? a : b;
-  default: *ok = false; return 0;
+/* ---- constants, as the target computes them ------------------------------
+ * A constant expression folds only to the number the generated code would
+ * compute: in the program's dtype (an f32 constant in float arithmetic,
+ * from operands rounded to float as the target rounds its literals), by
+ * operations that round correctly or not at all (+ - * /, sqrt, abs, sign,
+ * relu, maximum, minimum, powers that are exact), an i32 only inside i32's
+ * range, and never to inf or NaN, which DML cannot spell. exp, log, tanh
+ * and the other functions stay as written: the target computes them with
+ * approximations of its own. */
+
+static double in_dtype(DType dt, double x) { return dt == DT_F32 ? (double)(float)x : x; }
+
+/* Finite and normal in dt (or zero): scaling it by a power of two is exact. */
+static bool is_normal_in(DType dt, double x) {
+  double lo = dt == DT_F32 ? FLT_MIN : DBL_MIN, hi = dt == DT_F32 ? FLT_MAX : DBL_MAX;
+  return x == 0 || (fabs(x) >= lo && fabs(x) <= hi);
+}
+
+static bool is_power_of_two(double c) {
+  int e;
+  return c != 0 && fabs(frexp(c, &e)) == 0.5;
+}
+
+/* a ^ b for a whole b in 0..64 whose every partial product is exact in dt. */
+static bool exact_power(DType dt, double a, double b, double *out) {
+  if (b != floor(b) || b < 0 || b > 64) return false;
+  double r = 1;
+  for (int i = 0; i < (int)b; i++) {
+    double next = r * a;
+    if (fma(r, a, -next) != 0 || in_dtype(dt, next) != next || !is_normal_in(dt, next)) return false;
+    r = next;
   }
+  *out = r;
+  return true;
+}
+
+static bool fold_binary(IrOp op, DType dt, double a, double b, double *out) {
+  double r;
+  if (dt == DT_I32) {
+    switch (op) {
+    case IR_ADD: r = a + b; break;
+    case IR_SUB: r = a - b; break;
+    case IR_MUL: r = a * b; break;
+    case IR_DIV: /* by zero: left to the run-time error it is */
+      if (b == 0) return false;
+      r = trunc(a / b);
+      break;
+    case IR_POW:
+      if (!exact_power(DT_F64, a, b, &r)) return false;
+      break;
+    case IR_MAXIMUM: r = a >= b ? a : b; break;
+    case IR_MINIMUM: r = a <= b ? a : b; break;
+    default: return false;
+    }
+    *out = r;
+    return r >= INT32_MIN && r <= INT32_MAX;
+  }
+  if (dt == DT_F32) {
+    float x = (float)a, y = (float)b;
+    switch (op) {
+    case IR_ADD: r = x + y; break;
+    case IR_SUB: r = x - y; break;
+    case IR_MUL: r = x * y; break;
+    case IR_DIV: r = x / y; break;
+    case IR_POW:
+      if (!exact_power(DT_F32, x, y, &r)) return false;
+      break;
+    case IR_MAXIMUM: r = x >= y ? x : y; break;
+    case IR_MINIMUM: r = x <= y ? x : y; break;
+    default: return false;
+    }
+  } else {
+    switch (op) {
+    case IR_ADD: r = a + b; break;
+    case IR_SUB: r = a - b; break;
+    case IR_MUL: r = a * b; break;
+    case IR_DIV: r = a / b; break;
+    case IR_POW:
+      if (!exact_power(DT_F64, a, b, &r)) return false;
+      break;
+    case IR_MAXIMUM: r = a >= b ? a : b; break;
+    case IR_MINIMUM: r = a <= b ? a : b; break;
+    default: return false;
+    }
+  }
+  *out = r;
+  return isfinite(r);
+}
+
+static bool fold_unary(IrOp op, DType dt, double a, double *out) {
+  double x = in_dtype(dt, a), r;
+  switch (op) {
+  case IR_ABS: r = fabs(x); break;
+  case IR_SIGN: r = (x > 0) - (x < 0); break;
+  case IR_RELU: r = x > 0 ? x : 0; break;
+  case IR_SQRT:
+    if (x < 0) return false;
+    r = dt == DT_F32 ? (double)sqrtf((float)x) : sqrt(x);
+    break;
+  case IR_CAST: /* a, already in its own dtype, to dt: a float to i32 truncates */
+    if (dt == DT_BOOL) return false;
+    r = dt == DT_I32 ? trunc(a) : x;
+    if (dt == DT_I32 && !(r >= INT32_MIN && r <= INT32_MAX)) return false;
+    break;
+  default: return false;
+  }
+  *out = r;
+  return true;
+}
+
+/* c1 * c2, when c1 * (c2 * x) = (c1 c2) * x exactly: one of them a power
+ * of two (a scaling commutes with rounding) and the product normal. Exact
+ * for every x whose products stay normal; see docs/autodiff.md. */
+static bool exact_product(DType dt, double c1, double c2, double *out) {
+  c1 = in_dtype(dt, c1);
+  c2 = in_dtype(dt, c2);
+  if (dt == DT_I32 || !(is_power_of_two(c1) || is_power_of_two(c2))) return false;
+  *out = c1 * c2;
+  return *out != 0 && is_normal_in(dt, *out) && in_dtype(dt, *out) == *out;
+}
+
+/* v as c * x: `c * x` with a constant c, or `x / c` with c a power of two
+ * (then the factor 1/c is exact). */
+static bool scaled(Simp *S, IrVal v, double *c, IrVal *x) {
+  IrInst *in = &S->f->v[v];
+  if (in->nargs != 2) return false;
+  IrInst *a = &S->f->v[in->args[0]], *b = &S->f->v[in->args[1]];
+  if (in->op == IR_MUL && (a->op == IR_CONST || a->op == IR_FILL) && !(b->op == IR_CONST || b->op == IR_FILL)) {
+    *c = a->num;
+    *x = in->args[1];
+    return true;
+  }
+  if (in->op != IR_DIV || !(b->op == IR_CONST || b->op == IR_FILL) || !is_power_of_two(b->num)) return false;
+  *c = 1 / in_dtype(in->ty.dt, b->num);
+  *x = in->args[0];
+  return is_normal_in(in->ty.dt, *c);
+}
+
+/* Whether c * n is what summing n copies of c gives in dt, in any order:
+ * c's significand times n fits in dt's, so every partial sum is exact. */
+static bool exact_multiple(DType dt, double c, int64_t n) {
+  if (dt == DT_I32) return fabs(c * (double)n) <= INT32_MAX;
+  int e;
+  double m = frexp(in_dtype(dt, c), &e);
+  int bits = 0;
+  while (m != floor(m) && bits < 60) m *= 2, bits++;
+  for (int64_t k = n; k > 1; k >>= 1) bits++;
+  return bits + 1 <= (dt == DT_F32 ? FLT_MANT_DIG : DBL_MANT_DIG);
 }
 
 /* Try the rewrite rules on p (operands already mapped). Returns the
@@ -141,6 +273,16 @@ static IrVal rewrite(Simp *S, IrInst *p) {
   case IR_TRANSPOSE:
     if (a->op == IR_TRANSPOSE) return a->args[0];
     break;
+  case IR_ABS:
+  case IR_SIGN:
+  case IR_RELU:
+  case IR_SQRT:
+  case IR_CAST: {
+    double r;
+    if (is_const(a) && fold_unary(p->op, p->ty.dt, p->op == IR_CAST ? in_dtype(a->ty.dt, a->num) : a->num, &r))
+      return fill(S, p, r, p->ty);
+    break;
+  }
   case IR_NEG:
     if (a->op == IR_NEG) return a->args[0];
     if (is_const(a)) return fill(S, p, -a->num, p->ty);
@@ -159,11 +301,8 @@ static IrVal rewrite(Simp *S, IrInst *p) {
   case IR_SUB:
   case IR_MUL:
   case IR_DIV: {
-    if (is_const(a) && is_const(b)) {
-      bool ok;
-      double r = fold_binary(p->op, p->ty.dt, a->num, b->num, &ok);
-      if (ok) return fill(S, p, r, p->ty);
-    }
+    double r;
+    if (is_const(a) && is_const(b) && fold_binary(p->op, p->ty.dt, a->num, b->num, &r)) return fill(S, p, r, p->ty);
     bool a0 = is_const(a) && a->num == 0, b0 = is_const(b) && b->num == 0;
     bool a1 = is_const(a) && a->num == 1, b1 = is_const(b) && b->num == 1;
     if (p->op == IR_ADD && a0) return p->args[1];
@@ -190,11 +329,23 @@ static IrVal rewrite(Simp *S, IrInst *p) {
       p->op = IR_SUB;
       p->args[1] = b->args[0];
     }
-    /* c1 * (c2 * x) = (c1 c2) * x */
-    if (p->op == IR_MUL && is_const(a) && b->op == IR_MUL && is_const(N(S, b->args[0]))) {
-      double c = a->num * N(S, b->args[0])->num;
-      p->args[1] = b->args[1];
+    /* c1 * (c2 * x) = (c1 c2) * x, and so c1 * (x / 16) and (c2 * x) / 16, where exact */
+    double c2, c;
+    IrVal x;
+    if (p->op == IR_MUL && is_const(a) && scaled(S, p->args[1], &c2, &x) && exact_product(p->ty.dt, a->num, c2, &c)) {
+      if (c == 1 && ir_type_equal(&N(S, x)->ty, &p->ty)) return x;
+      p->args[1] = x;
       p->args[0] = fill(S, p, c, p->ty);
+      a = N(S, p->args[0]);
+      b = N(S, p->args[1]);
+    } else if (p->op == IR_DIV && is_const(b) && is_power_of_two(b->num) && scaled(S, p->args[0], &c2, &x) &&
+               exact_product(p->ty.dt, 1 / in_dtype(p->ty.dt, b->num), c2, &c)) {
+      if (c == 1 && ir_type_equal(&N(S, x)->ty, &p->ty)) return x;
+      p->op = IR_MUL;
+      p->args[0] = fill(S, p, c, p->ty);
+      p->args[1] = x;
+      a = N(S, p->args[0]);
+      b = N(S, p->args[1]);
     }
     /* (c / s) * x = c x / s for a scalar s: reads as x / n */
     IrInst *sa = a->op == IR_BROADCAST ? N(S, a->args[0]) : a;
@@ -230,7 +381,7 @@ static IrVal rewrite(Simp *S, IrInst *p) {
     if (p->axis < 0 && !p->keepdims && is_const(a)) {
       bool st;
       int64_t n = ir_static_count(&a->ty, &st);
-      if (st) return fill(S, p, a->num * (double)n, p->ty);
+      if (st && exact_multiple(p->ty.dt, a->num, n)) return fill(S, p, in_dtype(p->ty.dt, a->num) * (double)n, p->ty);
     }
     break;
   default: break;
