@@ -1,8 +1,9 @@
 /* driver.c - the `dmlc` command line.
  *
  * The driver is the pipeline diagram: read and parse (front_parse_file),
- * check (front_check), then whatever the subcommand asks for. Later phases
- * (lowering, autodiff, codegen) slot in as further steps of the same list. */
+ * check (front_check), then whatever the subcommand asks for: lowering,
+ * autodiff and simplify (emit_grad; build_units in build.c for native
+ * code), the interpreter (gradcheck), codegen and linking (cmd_build). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

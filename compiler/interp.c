@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,7 +129,9 @@ static double binary(IrOp op, DType dt, double a, double b) {
   case IR_ADD: return a + b;
   case IR_SUB: return a - b;
   case IR_MUL: return a * b;
-  case IR_DIV: return dt == DT_I32 ? (b != 0 ? trunc(a / b) : 0) : a / b;
+  case IR_DIV: /* integers: x / 0 is 0, INT_MIN / -1 wraps to INT_MIN (language.md) */
+    if (dt != DT_I32) return a / b;
+    return b == 0 ? 0 : a == INT32_MIN && b == -1 ? a : trunc(a / b);
   case IR_POW: return pow(a, b);
   case IR_MAXIMUM: return a >= b ? a : b;
   case IR_MINIMUM: return a <= b ? a : b;
@@ -700,7 +703,6 @@ static void compute(Interp *I, const IrInst *in, Tensor *r) {
   case K_BINARY:
   case K_COMPARE:
     for (int64_t i = 0; i < r->size; i++) {
-      if (in->op == IR_DIV && in->ty.dt == DT_I32 && b->data[i] == 0) fail_at(I, in, "integer division by zero");
       r->data[i] = to_dtype(in->ty.dt, binary(in->op, in->ty.dt, a->data[i], b->data[i]));
     }
     break;

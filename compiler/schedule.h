@@ -53,7 +53,7 @@ typedef struct Schedule {
 } Schedule;
 
 /* NULL with a diagnostic when the function uses something codegen does not
- * handle yet (nested loops). */
+ * handle yet (a loop whose carried values swap). */
 Schedule *schedule_build(const IrFunc *f, Arena *a, Diags *d);
 /* `dmlc emit loops`: the kernels, what each fuses, and the memory plan. */
 void schedule_print(FILE *out, const Schedule *s);

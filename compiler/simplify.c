@@ -145,9 +145,8 @@ static bool fold_binary(IrOp op, DType dt, double a, double b, double *out) {
     case IR_ADD: r = a + b; break;
     case IR_SUB: r = a - b; break;
     case IR_MUL: r = a * b; break;
-    case IR_DIV: /* by zero: left to the run-time error it is */
-      if (b == 0) return false;
-      r = trunc(a / b);
+    case IR_DIV: /* x / 0 is 0, as the target computes it; INT_MIN / -1 is out of range: not folded */
+      r = b == 0 ? 0 : trunc(a / b);
       break;
     case IR_POW:
       if (!exact_power(DT_F64, a, b, &r)) return false;

@@ -5,7 +5,8 @@
 
 /* Turn the loss function f (one scalar result) into loss_grad in place:
  * results become (loss, d_param...) for the params in f->grad_params.
- * False, with a diagnostic, if some operation has no rule yet. */
+ * False, with a diagnostic, for a loop reverse mode cannot take (bounds
+ * that are not constants or 0..n, too many carried values). */
 bool ad_reverse(IrFunc *f, Diags *d);
 
 /* Turn loss_grad into loss_hvp in place: one more input v_P per param with

@@ -434,10 +434,14 @@ static LLVMValueRef scalar_expr(Cg *g, const Nest *n, IrVal v) {
     return fl ? LLVMBuildFAdd(g->b, a, b, "") : LLVMBuildAdd(g->b, a, b, "");
   case IR_SUB: return fl ? LLVMBuildFSub(g->b, a, b, "") : LLVMBuildSub(g->b, a, b, "");
   case IR_MUL: return fl ? LLVMBuildFMul(g->b, a, b, "") : LLVMBuildMul(g->b, a, b, "");
-  case IR_DIV: {
+  case IR_DIV: { /* integers: x / 0 is 0 and INT_MIN / -1 wraps (language.md), never a trap */
     if (fl) return LLVMBuildFDiv(g->b, a, b, "");
-    LLVMValueRef safe = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, b, zero, ""), one, b, "");
-    return LLVMBuildSDiv(g->b, a, safe, ""); /* x / 0 is 0 for integers, as the interpreter */
+    LLVMValueRef by0 = LLVMBuildICmp(g->b, LLVMIntEQ, b, zero, "");
+    LLVMValueRef by_minus1 = LLVMBuildICmp(g->b, LLVMIntEQ, b, LLVMConstAllOnes(t), "");
+    LLVMValueRef safe = LLVMBuildSelect(g->b, LLVMBuildOr(g->b, by0, by_minus1, ""), one, b, "");
+    LLVMValueRef q = LLVMBuildSDiv(g->b, a, safe, "");
+    q = LLVMBuildSelect(g->b, by_minus1, LLVMBuildSub(g->b, zero, a, ""), q, "");
+    return LLVMBuildSelect(g->b, by0, zero, q, "");
   }
   case IR_POW:
     if (fl) return intrinsic(g, "llvm.pow", t, (LLVMValueRef[]){a, b}, 2);
