@@ -76,6 +76,9 @@ if ! grep -A3 -- '= for, body' "$tmp/loops" | grep -q -- '^      %[0-9]* = FILL 
   [ "$(grep -c -- 'call UPDATE : f32\[9,n,64\] -> in place of' "$tmp/loops")" != 2 ]; then
   echo "FAIL: rnn_digits' stack is filled in a slot or copied:"; cat "$tmp/loops"; failures=$((failures + 1))
 fi
+# a function named `error` would clash with the library's M_error
+printf 'param w: f32 = ones\nfn error(x: f32) -> f32 { x * w }\nloss(x: f32) { error(x) }\n' >"$tmp/clash.dml"
+expect 1 'error: a function named `error` would clash with a generated entry point' -- "$dmlc" build "$tmp/clash.dml" --lib -o "$tmp/libclash.so"
 # DMLC_STDLIB chooses the stdlib folder
 expect 1 'unknown module `nn`' -- env DMLC_STDLIB="$tmp" "$dmlc" check "$top/examples/mlp_digits.dml"
 if [ "$failures" -ne 0 ]; then
