@@ -33,6 +33,9 @@ normalised, and the reader of the doc sees that comment in the source:
     <!-- doc-test: xfail WHY -->         a known defect makes the output
                                          differ from the (correct) doc; the
                                          test fails once it no longer does
+    <!-- doc-test: cpu FLAG -->          run the block only on a CPU with FLAG
+                                         (/proc/cpuinfo): assembly, vector
+                                         widths
     <!-- doc-test: file NAME -->         the next code block is file NAME
     <!-- doc-test: setup COMMAND -->     run COMMAND (output ignored, must
                                          succeed) before the block
@@ -138,6 +141,14 @@ def normaliser(block, work):
             text = NUMBER.sub("#", text)
         return text
     return norm
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+    except OSError:
+        return []
 
 
 def scratch_folder(top, tmp):
@@ -268,8 +279,11 @@ def main():
             if not is_console(block):
                 continue
             cmds = parse_console(block)
-            if directive_args(block, "skip"):
+            missing = [f for f in directive_args(block, "cpu") if f not in cpu_flags()]
+            if directive_args(block, "skip") or missing:
                 skipped += len(cmds)
+                if missing:
+                    print("%s:%d: not run: this CPU lacks %s (doc-test: cpu)" % (DOC, block.start, missing[0]))
                 continue
             timeout = int((directive_args(block, "timeout") or ["300"])[0])
             norm = normaliser(block, work)
@@ -300,7 +314,7 @@ def main():
                 print()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%s: %d commands run, %d differ, %d blocks known to differ (doc-test: xfail), %d not run (doc-test: skip)"
+    print("%s: %d commands run, %d differ, %d blocks known to differ (doc-test: xfail), %d not run (doc-test: skip, cpu)"
           % (os.path.basename(DOC), commands, failures, known, skipped))
     return 1 if failures else 0
 
