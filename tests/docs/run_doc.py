@@ -14,11 +14,12 @@ terminal session would, with a copy of examples/ and tests/gradcheck/ and
 the build folder (dmlc, libdmlrt.a, codegen_diff) first on PATH;
 a code block whose first line names a file (`// tiny.dml`, `# read.py`)
 writes that file there first, so the examples see exactly the files the
-doc shows. Nothing is guessed: where output legitimately varies (times,
+doc shows. Any other ```dml block is a program that must check without a
+diagnostic (the types its lets claim, for instance). Nothing is guessed: where output legitimately varies (times,
 temporary names), an HTML comment just before the block says how it is
 normalised, and the reader of the doc sees that comment in the source:
 
-    <!-- doc-test: skip WHY -->          the block is not run
+    <!-- doc-test: skip WHY -->          the block is not run (or checked)
     <!-- doc-test: sub /REGEX/TEXT/ -->  re.sub on both the doc's text and
                                          the output, multi-line (any
                                          delimiter after sub;
@@ -36,12 +37,14 @@ normalised, and the reader of the doc sees that comment in the source:
     <!-- doc-test: cpu FLAG -->          run the block only on a CPU with FLAG
                                          (/proc/cpuinfo): assembly, vector
                                          widths
+    <!-- doc-test: output COMMAND -->    the next block is what COMMAND prints
     <!-- doc-test: file NAME -->         the next code block is file NAME
     <!-- doc-test: setup COMMAND -->     run COMMAND (output ignored, must
                                          succeed) before the block
     <!-- doc-test: timeout SECONDS -->   for a block that trains longer
 
-A directive applies to the next fenced block only.
+A directive applies to the next fenced block only; `doc-test: every D`
+applies D to every block after it.
 """
 import difflib
 import os
@@ -65,14 +68,16 @@ class Block:
 
 def read_blocks(path):
     """Fenced blocks in order, each with the doc-test directives before it."""
-    blocks, pending = [], []
+    blocks, pending, every = [], [], []
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
     i = 0
     while i < len(lines):
         d = DIRECTIVE.match(lines[i])
         m = FENCE.match(lines[i])
-        if d:
+        if d and d.group(1).startswith("every "):
+            every.append(d.group(1)[len("every "):])
+        elif d:
             pending.append(d.group(1))
         elif m:
             fence, lang, start = m.group(1), m.group(2), i + 1
@@ -81,7 +86,7 @@ def read_blocks(path):
             while i < len(lines) and lines[i].rstrip() != fence:
                 body.append(lines[i])
                 i += 1
-            blocks.append(Block(lang, start, body, pending))
+            blocks.append(Block(lang, start, body, every + pending))
             pending = []
         elif lines[i].strip() and pending:
             raise SystemExit("%s:%d: a doc-test directive must stand just before a fenced block"
@@ -91,13 +96,18 @@ def read_blocks(path):
 
 
 def is_console(block):
-    """A console block, or a plain one that starts with a command."""
-    return block.lang == "console" or (block.lang in ("", "text", "sh", "shell") and bool(block.lines)
-                                       and block.lines[0].startswith("$ "))
+    """A console block, a plain one that starts with a command, or one
+    the doc says a command prints."""
+    return block.lang == "console" or bool(directive_args(block, "output")) or (
+        block.lang in ("", "text", "sh", "shell") and bool(block.lines) and block.lines[0].startswith("$ "))
 
 
 def parse_console(block):
-    """[(line number, command, expected output lines)] of a console block."""
+    """[(line number, command, expected output lines)] of a console block,
+    or of a block shown as the output of a command (doc-test: output)."""
+    shown = directive_args(block, "output")
+    if shown:
+        return [(block.start, shown[0], list(block.lines))]
     cmds = []
     i = 0
     while i < len(block.lines):
@@ -141,6 +151,22 @@ def normaliser(block, work):
             text = NUMBER.sub("#", text)
         return text
     return norm
+
+
+def check_clean(block, dmlc, work, env):
+    """A DML program the doc shows without naming it is one that checks
+    without a diagnostic: the types its lets claim, for instance."""
+    path = os.path.join(work, "doc_block_%d.dml" % block.start)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(block.lines) + "\n")
+    p = subprocess.run([dmlc, "check", path], cwd=work, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    os.remove(path)
+    if p.returncode == 0 and not p.stdout:
+        return 0
+    print("%s:%d: this DML program does not check clean (`dmlc check` of the block):" % (DOC, block.start))
+    print(p.stdout.decode("utf-8", "replace").replace(path, "block"))
+    return 1
 
 
 def cpu_flags():
@@ -259,7 +285,7 @@ def main():
     global DOC
     if len(sys.argv) != 4:
         raise SystemExit("usage: run_doc.py DMLC TOP DOC.md")
-    dmlc, top, DOC = sys.argv[1], sys.argv[2], sys.argv[3]
+    dmlc, top, DOC = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
     blocks = read_blocks(DOC)
     tmp = tempfile.mkdtemp(prefix="dmlc-doctest-")
     failures = commands = skipped = known = 0
@@ -275,6 +301,9 @@ def main():
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as f:
                     f.write("\n".join(block.lines) + "\n")
+                continue
+            if block.lang == "dml" and not directive_args(block, "skip") and not is_console(block):
+                failures += check_clean(block, dmlc, work, env)
                 continue
             if not is_console(block):
                 continue
