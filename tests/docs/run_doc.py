@@ -15,19 +15,16 @@ the build folder (dmlc, libdmlrt.a, codegen_diff) first on PATH;
 a code block whose first line names a file (`// tiny.dml`, `# read.py`)
 writes that file there first, so the examples see exactly the files the
 doc shows. Any other ```dml block is a program that must check without a
-diagnostic (the types its lets claim, for instance). Nothing is guessed: where output legitimately varies (times,
-temporary names), an HTML comment just before the block says how it is
-normalised, and the reader of the doc sees that comment in the source:
+diagnostic (the types its lets claim, for instance). Nothing is guessed:
+where output legitimately varies (times, temporary names), an HTML comment
+just before the block says how it is normalised, and the reader of the
+doc sees that comment in the source:
 
     <!-- doc-test: skip WHY -->          the block is not run (or checked)
     <!-- doc-test: sub /REGEX/TEXT/ -->  re.sub on both the doc's text and
                                          the output, multi-line (any
                                          delimiter after sub;
                                          {work} in REGEX is the scratch folder)
-    <!-- doc-test: numbers -->           every decimal number, in the doc
-                                         and in the output, becomes `#`: the
-                                         block's figures depend on the CPU
-                                         (the doc says so in its prose)
     <!-- doc-test: approx REL -->        numbers may differ by REL relative to
                                          the larger: figures that depend on
                                          the CPU in their last digits
@@ -59,6 +56,7 @@ DIRECTIVE = re.compile(r"^\s*<!--\s*doc-test:\s*(.*?)\s*-->\s*$")
 NAMED_FILE = re.compile(r"^\s*(?://|#)\s*([A-Za-z0-9_./-]+\.(?:dml|py|csv|c|h|sh|txt))(?::.*)?\s*$")
 NUMBER = re.compile(r"(?<![A-Za-z_0-9.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_0-9])")
 MARK = "@@doc-test %d@@"
+WORDS = ("skip", "sub", "approx", "xfail", "cpu", "output", "file", "setup", "timeout")
 
 
 class Block:
@@ -75,10 +73,13 @@ def read_blocks(path):
     while i < len(lines):
         d = DIRECTIVE.match(lines[i])
         m = FENCE.match(lines[i])
-        if d and d.group(1).startswith("every "):
-            every.append(d.group(1)[len("every "):])
-        elif d:
-            pending.append(d.group(1))
+        if d:
+            text, lasting = d.group(1), d.group(1).startswith("every ")
+            text = text[len("every "):] if lasting else text
+            if text.split(" ")[0] not in WORDS:
+                raise SystemExit("%s:%d: unknown doc-test directive `%s` (known: %s)"
+                                 % (path, i + 1, text.split(" ")[0], ", ".join(WORDS)))
+            (every if lasting else pending).append(text)
         elif m:
             fence, lang, start = m.group(1), m.group(2), i + 1
             body = []
@@ -142,13 +143,9 @@ def normaliser(block, work):
         if len(parts) < 3 or parts[2] != "":
             raise SystemExit("%s:%d: doc-test sub needs %sREGEX%sTEXT%s" % (DOC, block.start, sep, sep, sep))
         subs.append((re.compile(parts[0].replace("{work}", re.escape(work)), re.M), parts[1]))
-    numbers = bool(directive_args(block, "numbers"))
-
     def norm(text):
         for rx, rep in subs:
             text = rx.sub(rep, text)
-        if numbers:
-            text = NUMBER.sub("#", text)
         return text
     return norm
 
@@ -292,7 +289,7 @@ def main():
     try:
         work = scratch_folder(top, tmp)
         env = environment(dmlc, tmp)
-        for i, block in enumerate(blocks):
+        for block in blocks:
             named = directive_args(block, "file")
             m = NAMED_FILE.match(block.lines[0]) if block.lines else None
             if named or (not is_console(block) and m):
@@ -333,9 +330,9 @@ def main():
                       % (DOC, block.start, xfail[0]))
             elif xfail:
                 known += 1
-                print("%s:%d: differs as expected (doc-test: xfail %s)\n" % (DOC, block.start, xfail[0]))
-            for lineno, cmd, want_text, got_text in ([] if xfail else differ):
-                failures += 1
+                print("%s:%d: differs as expected (doc-test: xfail %s):" % (DOC, block.start, xfail[0]))
+            for lineno, cmd, want_text, got_text in differ:
+                failures += 0 if xfail else 1
                 print("%s:%d: `%s` printed something else than the doc shows:" % (DOC, lineno, cmd))
                 diff = difflib.unified_diff(want_text.split("\n"), got_text.split("\n"),
                                             "doc", "output", lineterm="", n=2)
