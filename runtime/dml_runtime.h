@@ -334,6 +334,22 @@ bool second_order_minimize(const Objective *o, const SecondOrder *s, double *w, 
 /* "converged after 9 iterations: gradient norm 6.1e-13 <= ..." for r, one line without newline. */
 void second_order_describe(const SecondOrder *s, const SecondOrderResult *r, char *buf, size_t n);
 
+/* The line search of lbfgs without l1: from w, where the loss is *f and
+ * its gradient g, along a direction p with g.p < 0, a step a that
+ * satisfies the strong Wolfe conditions
+ *   f(w + a p) <= f(w) + 1e-4 a g.p   and   |g(w + a p).p| <= 0.5 |g.p|
+ * (newton.c says why 0.5, not the usual 0.9), trying a0 first, then longer steps until one brackets such steps, then
+ * safeguarded interpolation inside the bracket (Nocedal and Wright,
+ * Algorithms 3.5 and 3.6), at most 40 evaluations. work holds 4 n
+ * doubles. LINE_WOLFE: w, *f and g are at the new point and *step is a;
+ * LINE_DECREASE: the same, for the lowest point found when the
+ * evaluations or the bracket's rounding ran out first (it satisfies the
+ * first condition only); LINE_NONE: no step lowers f enough, or g.p >= 0
+ * (w, *f, g unchanged); LINE_ERROR: an evaluation failed (rt_error set). */
+typedef enum { LINE_WOLFE, LINE_DECREASE, LINE_NONE, LINE_ERROR } LineStatus;
+LineStatus line_search_wolfe(const Objective *o, double *w, double *f, double *g, const double *p, double a0,
+                             double *work, double *step);
+
 /* ---- a run: the train block merged with the command line (main.c, train.c) ------- */
 
 typedef struct RunConfig {
