@@ -301,8 +301,70 @@ static void no_point(const IrFunc *loss, Diags *d, int nonfinite, const int *kin
              "drawn, `%s` here came within 1e-4 of its kink (%s)", kinks_at[best], tries, ir_ops[in->op].dml,
              kink_what(in->op));
   diag_hint(d, "a kink that every draw meets is there by construction (`%s` of a value that is always at its kink, "
-               "such as relu(x - x) or a comparison of a value with itself): differences cannot check a derivative "
+               "such as relu(w - w) or a comparison of a value with itself): differences cannot check a derivative "
                "there; otherwise try another --seed, or other sizes with --dim NAME=SIZE", ir_ops[in->op].dml);
+}
+
+/* Whether any operand of v has mark[operand] set. */
+static bool any_arg(const IrInst *in, const bool *mark) {
+  for (int i = 0; i < in->nargs; i++)
+    if (mark[in->args[i]]) return true;
+  return false;
+}
+
+/* The values that move when a checked param moves. Like reverse mode's
+ * active values, but through stop_gradient and integer values as well:
+ * differences see every change of the loss, not only those the gradient
+ * follows. A loop's carried values and results move when their initial or
+ * yielded value does, which can come later, hence the repeats. */
+static bool *moving_values(const IrFunc *f, const IrFunc *grad) {
+  bool *moves = calloc((size_t)f->nv + 1, sizeof(bool));
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int v = 0; v < f->nv; v++) {
+      const IrInst *in = &f->v[v];
+      bool m = any_arg(in, moves);
+      for (int k = 0; k < grad->ngrad_params && in->op == IR_PARAM; k++) m |= grad->grad_params[k] == in->index;
+      if (in->op == IR_LOOP_CARRY || in->op == IR_FOR_RESULT) {
+        const IrInst *loop = &f->v[in->op == IR_LOOP_CARRY ? in->owner : in->args[0]];
+        m = moves[loop->args[2 + in->index]] || moves[loop->body->yields[in->index]];
+      }
+      changed |= m != moves[v];
+      moves[v] = m;
+    }
+  }
+  return moves;
+}
+
+/* The values the loss is computed from: the results, what they read, and
+ * for a loop whose results are read, its bounds, initial values and
+ * everything its body yields. */
+static bool *loss_reads(const IrFunc *f) {
+  bool *live = calloc((size_t)f->nv + 1, sizeof(bool));
+  for (int i = 0; i < f->nresults; i++) live[f->results[i]] = true;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int v = f->nv - 1; v >= 0; v--) {
+      const IrInst *in = &f->v[v];
+      if (!live[v]) continue;
+      for (int i = 0; i < in->nargs; i++) changed |= !live[in->args[i]], live[in->args[i]] = true;
+      if (in->op == IR_LOOP_CARRY) changed |= !live[in->owner], live[in->owner] = true;
+      for (int i = 0; in->op == IR_FOR && i < in->body->nyields; i++)
+        changed |= !live[in->body->yields[i]], live[in->body->yields[i]] = true;
+    }
+  }
+  return live;
+}
+
+/* The ops whose kinks can spoil a difference quotient: an operand moves
+ * with the checked params, and the loss reads the result. A kink among
+ * the inputs alone, relu(x - x), stays where it is whatever the step, and
+ * one the loss never reads does not reach it. */
+static bool *kinks_that_matter(const IrFunc *loss, const IrFunc *grad) {
+  bool *moves = moving_values(loss, grad), *live = loss_reads(loss);
+  for (int v = 0; v < loss->nv; v++) live[v] = live[v] && any_arg(&loss->v[v], moves);
+  free(moves);
+  return live;
 }
 
 int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const GradcheckOptions *opt, FILE *out) {
@@ -330,12 +392,13 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
   int status = 0, nonfinite = 0;
   double margin = 0, L0 = NAN;
   int *kinks_at = calloc((size_t)loss->nv + 1, sizeof(int));
+  bool *watch = kinks_that_matter(loss, grad);
   int tries;
   for (tries = 0; tries < 100; tries++) {
     gc_draw_point(loss, &env, &rng.s, inputs, params);
     Tensor r;
     IrVal at = -1;
-    if (!interp_run_kink(loss, inputs, params, &env, &r, c.err, sizeof c.err, &margin, &at)) {
+    if (!interp_run_kink(loss, inputs, params, &env, &r, c.err, sizeof c.err, watch, &margin, &at)) {
       fprintf(out, "gradcheck: the loss cannot be evaluated: %s\n", c.err);
       status = 2;
       break;
@@ -350,7 +413,7 @@ int gradcheck_run(Program *p, Item *loss_item, Arena *a, Diags *d, const Gradche
     no_point(loss, d, nonfinite, kinks_at, tries);
     status = 2;
   }
-  free(kinks_at);
+  free(kinks_at), free(watch);
   Tensor *g = status ? NULL : calloc((size_t)grad->nresults, sizeof(Tensor));
   if (g && !interp_run(grad, inputs, params, &env, g, c.err, sizeof c.err)) {
     fprintf(out, "gradcheck: loss_grad cannot be evaluated: %s\n", c.err);

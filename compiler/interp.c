@@ -64,8 +64,9 @@ typedef struct Interp {
   char *err;
   size_t errlen;
   bool failed;
-  double margin;  /* distance to the nearest kink seen */
-  IrVal kink_at;  /* the instruction it was seen at (-1: none) */
+  const bool *watch; /* the values whose kinks count (NULL: all) */
+  double margin;     /* distance to the nearest kink seen */
+  IrVal kink_at;     /* the instruction it was seen at (-1: none) */
 } Interp;
 
 static void fail_at(Interp *I, const IrInst *in, const char *fmt, ...) {
@@ -617,6 +618,7 @@ static void note_pool_ties(Interp *I, const IrInst *in, const Tensor *x) {
 }
 
 static void note_kinks(Interp *I, const IrInst *in, const Tensor *a, const Tensor *b) {
+  if (I->watch && !I->watch[in - I->f->v]) return;
   if (in->op == IR_MAXPOOL2D) note_pool_ties(I, in, a);
   bool unary = in->op == IR_RELU || in->op == IR_ABS || in->op == IR_SIGN;
   bool pair = in->op == IR_MAXIMUM || in->op == IR_MINIMUM ||
@@ -831,17 +833,19 @@ static void eval_block(Interp *I, const IrBlock *b) {
 
 bool interp_run(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env, Tensor *results,
                 char *err, size_t errlen) {
-  return interp_run_kink(f, inputs, params, env, results, err, errlen, NULL, NULL);
+  return interp_run_kink(f, inputs, params, env, results, err, errlen, NULL, NULL, NULL);
 }
 
 bool interp_run_margin(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env,
                        Tensor *results, char *err, size_t errlen, double *kink_margin) {
-  return interp_run_kink(f, inputs, params, env, results, err, errlen, kink_margin, NULL);
+  return interp_run_kink(f, inputs, params, env, results, err, errlen, NULL, kink_margin, NULL);
 }
 
 bool interp_run_kink(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env,
-                     Tensor *results, char *err, size_t errlen, double *kink_margin, IrVal *kink_at) {
-  Interp I = {f, inputs, params, env, calloc((size_t)f->nv + 1, sizeof(Tensor)), err, errlen, false, INFINITY, -1};
+                     Tensor *results, char *err, size_t errlen, const bool *watch, double *kink_margin,
+                     IrVal *kink_at) {
+  Interp I = {.f = f, .inputs = inputs, .params = params, .env = env, .vals = calloc((size_t)f->nv + 1, sizeof(Tensor)),
+              .err = err, .errlen = errlen, .watch = watch, .margin = INFINITY, .kink_at = -1};
   if (errlen) err[0] = 0;
   eval_block(&I, &f->body);
   for (int i = 0; i < f->nresults; i++) {

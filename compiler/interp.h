@@ -41,8 +41,11 @@ bool interp_run(const IrFunc *f, const Tensor *inputs, const Tensor *params, con
  * its inputs when the margin is small. */
 bool interp_run_margin(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env,
                        Tensor *results, char *err, size_t errlen, double *kink_margin);
-/* The same, also naming the instruction of the nearest kink (-1: none). */
+/* The same, counting only the kinks of the values v with watch[v] (all
+ * when watch is NULL), and naming the instruction of the nearest kink
+ * (-1: none). */
 bool interp_run_kink(const IrFunc *f, const Tensor *inputs, const Tensor *params, const DimEnv *env,
-                     Tensor *results, char *err, size_t errlen, double *kink_margin, IrVal *kink_at);
+                     Tensor *results, char *err, size_t errlen, const bool *watch, double *kink_margin,
+                     IrVal *kink_at);
 
 #endif

@@ -3,7 +3,8 @@
 # Hessian-vector product or their symmetry that is not finite fails (status
 # 1) naming the value; the program's own types are printed (the check runs
 # in f64 and says so); a loss with no usable point names the op whose kink
-# every draw met, or says the loss was not finite, with what to try.
+# every draw met, or says the loss was not finite, with what to try; only
+# kinks that the params move count.
 dmlc=$1
 tmp=${TMPDIR:-/tmp}/dmlc-gcchecks.$$
 mkdir -p "$tmp"
@@ -83,6 +84,32 @@ EOF2
 run 1 -- "$tmp/kink.dml"
 has '^.*kink.dml:3:9: error: gradcheck: no random point found where the loss is finite and away from kinks: at 100 of 100 points drawn, `abs` here came within 1e-4 of its kink \(its argument near 0\)$'
 has '^hint: a kink that every draw meets is there by construction .* otherwise try another --seed, or other sizes with --dim NAME=SIZE$'
+
+# kinks that no param moves do not count: relu, a comparison and maximum of
+# inputs alone stay where they are whatever the step (each was reported as
+# the kink every draw met), and a kink the loss never reads does not reach it
+cat >"$tmp/inputs.dml" <<'EOF2'
+param w: f32[3]
+loss(x: f32[n, 3]) {
+    let unused = relu(x @ w - x @ w)
+    sum(relu(x - x)) + mean(select(x >= x, tanh(x * w), x * w)) + sum(maximum(x, x) * w)
+}
+EOF2
+run 0 -- "$tmp/inputs.dml"
+has '^  w          f32\[3\] .* worst relative error [0-9.]+e-[0-9]+$'
+has '^ok: 1 gradient matches'
+# but in a loop a kink of values that a param moves still counts
+cat >"$tmp/loop.dml" <<'EOF2'
+param w: f32[3]
+loss(x: f32[n, 3]) {
+    var h = x * w
+    var k = x
+    for t in 0..3 { k = relu(h - h) + k; h = tanh(h) }
+    mean(h) + mean(k)
+}
+EOF2
+run 1 -- "$tmp/loop.dml"
+has '^.*loop.dml:5:25: error: gradcheck: no random point found where the loss is finite and away from kinks: at 100 of 100 points drawn, `relu` here came within 1e-4 of its kink \(its argument near 0\)$'
 
 # a loss that is never finite
 cat >"$tmp/nan.dml" <<'EOF2'
