@@ -92,12 +92,10 @@ static double rosenbrock(const double *w, double *g) {
  * its point, loss and gradient, in at most 40 evaluations. */
 static void check_wolfe(Fn *fn, const double *w0, const double *p, double a0, double want_min, double want_max) {
   Objective o = {fn, fn->n, fn_value, fn_value_grad, NULL, NULL};
-  double w[2], g[2], g0[2], work[8], step = NAN;
-  memcpy(w, w0, sizeof w);
-  double f = fn->f(w, g), f0 = f;
-  memcpy(g0, g, sizeof g);
-  double d0 = 0;
-  for (int i = 0; i < fn->n; i++) d0 += g0[i] * p[i];
+  double w[2], g[2], work[8], step = NAN;
+  memcpy(w, w0, sizeof(double) * (size_t)fn->n);
+  double f = fn->f(w, g), f0 = f, d0 = 0;
+  for (int i = 0; i < fn->n; i++) d0 += g[i] * p[i];
   fn->values = fn->grads = 0;
   LineStatus st = line_search_wolfe(&o, w, &f, g, p, a0, work, &step);
   CHECK(st == LINE_WOLFE, "%s from a0 = %g: status %d, not LINE_WOLFE (step %g)", fn->name, a0, (int)st, step);
