@@ -147,7 +147,7 @@ static bool armijo(const Objective *o, const LineSearch *ls, double *w, const do
  * 1.5 to 2.5 at every iteration, and least squares on the raw diabetes
  * data (a Hessian with condition number 5e7) was still 7e-8 above its
  * optimum after 500 iterations with 0.9 (PyTorch's strong Wolfe L-BFGS
- * needs 791 to come within 1e-12); with 0.5 it converges in 26. On
+ * needs 791 to come within 1e-12); with 0.5 it converges in 27. On
  * well-conditioned models 0.5 costs about a fifth more evaluations. Any
  * c2 < 1 keeps s.y > 0, so every step updates the L-BFGS history. */
 enum { LINE_MAX_EVALS = 40 };
